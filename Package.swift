@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Tessera",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tessera", targets: ["tessera"]),
+        .library(name: "TesseraEngine", targets: ["TesseraEngine"]),
+        .library(name: "TesseraModels", targets: ["TesseraModels"]),
+        .library(name: "TesseraTokenizer", targets: ["TesseraTokenizer"]),
+        .library(name: "TesseraTensor", targets: ["TesseraTensor"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        /// OpenBLAS on Linux (Debian: libopenblas-dev); Accelerate provides cblas on macOS.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
+        ),
+        .target(
+            name: "TesseraTensor",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+        ),
+        .target(name: "TesseraTokenizer"),
+        .target(
+            name: "TesseraModels",
+            dependencies: ["TesseraTensor", "TesseraTokenizer"]
+        ),
+        .target(
+            name: "TesseraEngine",
+            dependencies: [
+                "TesseraModels", "TesseraTokenizer", "TesseraTensor",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "tessera",
+            dependencies: [
+                "TesseraEngine", "TesseraModels", "TesseraTokenizer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        /// Fixture paths shared by the test targets.
+        .target(name: "TestSupport", dependencies: ["TesseraModels"], path: "Tests/TestSupport"),
+        .testTarget(name: "TesseraTensorTests", dependencies: ["TesseraTensor", "TestSupport"]),
+        .testTarget(name: "TesseraTokenizerTests", dependencies: ["TesseraTokenizer", "TestSupport"]),
+        .testTarget(
+            name: "TesseraModelsTests",
+            dependencies: ["TesseraModels", "TesseraTensor", "TesseraTokenizer", "TestSupport"]
+        ),
+        .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraModels", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

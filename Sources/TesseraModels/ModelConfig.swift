@@ -1,0 +1,53 @@
+/// The architecture families Tessera can run.
+public enum Architecture: String, Sendable, CaseIterable {
+    /// Llama, SmolLM2, Mistral-style GQA: RMSNorm, rotary, SwiGLU.
+    case llama
+    /// Qwen3: Llama plus RMSNorm on each query and key head before rotary.
+    case qwen3
+}
+
+/// Shapes and constants of a decoder-only transformer, validated once at load time.
+/// Sizes derived from it are computed, never stored back.
+public struct ModelConfig: Sendable, Equatable {
+    public var architecture: Architecture
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var intermediateSize: Int
+    public var numLayers: Int
+    public var numHeads: Int
+    public var numKVHeads: Int
+    public var headDim: Int
+    public var ropeTheta: Double
+    public var rmsNormEps: Float
+    public var maxPositionEmbeddings: Int
+    public var tieWordEmbeddings: Bool
+    public var bosTokenID: Int?
+    public var eosTokenIDs: [Int]
+
+    public init(
+        architecture: Architecture, vocabSize: Int, hiddenSize: Int, intermediateSize: Int,
+        numLayers: Int, numHeads: Int, numKVHeads: Int, headDim: Int, ropeTheta: Double,
+        rmsNormEps: Float, maxPositionEmbeddings: Int, tieWordEmbeddings: Bool,
+        bosTokenID: Int?, eosTokenIDs: [Int]
+    ) {
+        self.architecture = architecture
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.intermediateSize = intermediateSize
+        self.numLayers = numLayers
+        self.numHeads = numHeads
+        self.numKVHeads = numKVHeads
+        self.headDim = headDim
+        self.ropeTheta = ropeTheta
+        self.rmsNormEps = rmsNormEps
+        self.maxPositionEmbeddings = maxPositionEmbeddings
+        self.tieWordEmbeddings = tieWordEmbeddings
+        self.bosTokenID = bosTokenID
+        self.eosTokenIDs = eosTokenIDs
+    }
+
+    /// Query heads per KV head (grouped-query attention).
+    public var queriesPerKVHead: Int { numHeads / numKVHeads }
+    public var qDim: Int { numHeads * headDim }
+    public var kvDim: Int { numKVHeads * headDim }
+}
