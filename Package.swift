@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         /// OpenBLAS on Linux (Debian: libopenblas-dev); Accelerate provides cblas on macOS.
@@ -36,6 +37,7 @@ let package = Package(
             dependencies: [
                 "TesseraModels", "TesseraTokenizer", "TesseraTensor",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         .executableTarget(

