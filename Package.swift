@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "TesseraModels", targets: ["TesseraModels"]),
         .library(name: "TesseraTokenizer", targets: ["TesseraTokenizer"]),
         .library(name: "TesseraTensor", targets: ["TesseraTensor"]),
+        .library(name: "TesseraDistributed", targets: ["TesseraDistributed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -32,10 +33,12 @@ let package = Package(
             name: "TesseraModels",
             dependencies: ["TesseraTensor", "TesseraTokenizer"]
         ),
+        /// Ranks, groups and collectives: the rank grid, KV placement, in-process communicator.
+        .target(name: "TesseraDistributed", dependencies: ["TesseraModels"]),
         .target(
             name: "TesseraEngine",
             dependencies: [
-                "TesseraModels", "TesseraTokenizer", "TesseraTensor",
+                "TesseraDistributed", "TesseraModels", "TesseraTokenizer", "TesseraTensor",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
@@ -56,6 +59,7 @@ let package = Package(
             name: "TesseraModelsTests",
             dependencies: ["TesseraModels", "TesseraTensor", "TesseraTokenizer", "TestSupport"]
         ),
+        .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed", "TesseraModels", "TestSupport"]),
         .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraModels", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
