@@ -1,0 +1,109 @@
+import TesseraTensor
+
+/// Paged KV storage of one rank: per layer, K and V blocks of `blockSize` token slots, each
+/// slot `numKVHeads * headDim` values in `dtype`.
+///
+/// Physical slot `s` of a layer is block `s / blockSize`, offset `s % blockSize`; the slots of
+/// one block are contiguous. Which blocks a sequence uses is the caller's business (the block
+/// table in `SequenceSpan`); the cache only stores.
+///
+/// Not synchronised: one forward pass at a time may write a given cache. It is `Sendable` so a
+/// rank's cache can be handed to the thread that runs that rank.
+public final class PagedKVCache: @unchecked Sendable {
+    public let numBlocks: Int
+    public let blockSize: Int
+    public let dtype: KVCacheDType
+    public let numLayers: Int
+    /// Values per token slot: `numKVHeads * headDim`.
+    public let slotWidth: Int
+    public let numKVHeads: Int
+    public let headDim: Int
+
+    /// Per layer: keys then values, each `numBlocks * blockSize * slotWidth` elements.
+    private let storage: UnsafeMutableRawPointer
+    private let bytesPerLayerPart: Int
+
+    public init(config: ModelConfig, numBlocks: Int, blockSize: Int, dtype: KVCacheDType) {
+        precondition(numBlocks >= 0 && blockSize > 0, "numBlocks=\(numBlocks) must be >= 0 and blockSize=\(blockSize) > 0")
+        self.numBlocks = numBlocks
+        self.blockSize = blockSize
+        self.dtype = dtype
+        self.numLayers = config.numLayers
+        self.numKVHeads = config.numKVHeads
+        self.headDim = config.headDim
+        self.slotWidth = config.kvDim
+        self.bytesPerLayerPart = numBlocks * blockSize * config.kvDim * dtype.bytesPerElement
+        let total = max(1, 2 * numLayers * bytesPerLayerPart)
+        storage = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 64)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: total)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Bytes one token occupies across all layers, K and V.
+    public var bytesPerToken: Int { 2 * numLayers * slotWidth * dtype.bytesPerElement }
+    /// Token slots in the cache.
+    public var capacity: Int { numBlocks * blockSize }
+    /// Bytes allocated for all blocks.
+    public var totalBytes: Int { 2 * numLayers * bytesPerLayerPart }
+
+    /// Physical slot of absolute position `position` under `blockTable`.
+    @inline(__always)
+    public func slot(position: Int, blockTable: [Int]) -> Int {
+        blockTable[position / blockSize] * blockSize + position % blockSize
+    }
+
+    /// Start of layer `layer`'s keys (`values: false`) or values, as raw bytes.
+    @inline(__always)
+    package func base(layer: Int, values: Bool) -> UnsafeMutableRawPointer {
+        storage + (2 * layer + (values ? 1 : 0)) * bytesPerLayerPart
+    }
+
+    /// Stores one token's K and V (`slotWidth` f32 values each) at `slot` of `layer`,
+    /// rounding to the cache dtype.
+    package func write(layer: Int, slot: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
+        precondition(slot >= 0 && slot < capacity, "slot \(slot) outside the cache's \(capacity) slots")
+        store(key, into: base(layer: layer, values: false), slot: slot)
+        store(value, into: base(layer: layer, values: true), slot: slot)
+    }
+
+    @inline(__always)
+    private func store(_ src: UnsafePointer<Float>, into part: UnsafeMutableRawPointer, slot: Int) {
+        let element = slot * slotWidth
+        switch dtype {
+        case .f32:
+            (part.assumingMemoryBound(to: Float.self) + element).update(from: src, count: slotWidth)
+        case .f16:
+            HalfPrecision.floatToF16(src, part.assumingMemoryBound(to: UInt16.self) + element, count: slotWidth)
+        case .bf16:
+            HalfPrecision.floatToBF16(src, part.assumingMemoryBound(to: UInt16.self) + element, count: slotWidth)
+        }
+    }
+
+    /// Layer `layer`'s keys or values as f32 when the cache stores f32 (read in place,
+    /// `slotWidth` floats per slot), nil otherwise.
+    @inline(__always)
+    package func floats(layer: Int, values: Bool) -> UnsafePointer<Float>? {
+        dtype == .f32 ? UnsafePointer(base(layer: layer, values: values).assumingMemoryBound(to: Float.self)) : nil
+    }
+
+    /// Reads `count` consecutive slots from `firstSlot` of one KV head as f32, `headDim`
+    /// values per token, into `out` (`count * headDim` floats).
+    package func read(
+        layer: Int, values: Bool, kvHead: Int, firstSlot: Int, count: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        let src = base(layer: layer, values: values)
+        for t in 0..<count {
+            let element = (firstSlot + t) * slotWidth + kvHead * headDim
+            let dst = out + t * headDim
+            switch dtype {
+            case .f32:
+                dst.update(from: src.assumingMemoryBound(to: Float.self) + element, count: headDim)
+            case .f16:
+                HalfPrecision.f16ToFloat(src.assumingMemoryBound(to: UInt16.self) + element, dst, count: headDim)
+            case .bf16:
+                HalfPrecision.bf16ToFloat(src.assumingMemoryBound(to: UInt16.self) + element, dst, count: headDim)
+            }
+        }
+    }
+}
