@@ -6,23 +6,48 @@ import Foundation
 /// A partial is the softmax attention of a query over one slice of the keys: an output `o_p`
 /// (already normalised within its slice) and `lse_p = log(sum over the slice of exp(score))`,
 /// natural log. Over the union of the slices:
-/// `m = max_p lse_p`, `lse = m + log(sum_p exp(lse_p - m))`, `o = sum_p o_p * exp(lse_p - lse)`.
+/// `m = max_p lse_p`, `lse = m + log(sum_p exp(lse_p - m))`, `o = sum_p o_p * exp(lse_p - lse)`
+/// (evaluated as `exp(lse_p - m) / sum`, see `Normaliser`).
 /// An empty slice has `lse_p = -inf` and weight 0 (its output is never read, so it may hold
 /// anything); when every slice is empty the output is 0 and `lse = -inf`. LSEs must be finite
 /// or `-inf`. All arithmetic is f32.
 public enum AttentionMerge {
-    /// `log(sum_p exp(lse_p))` of `count` values `stride` apart; `-inf` when all are `-inf`.
+    /// What the merge of a set of LSEs needs: their max `m` and `sum_p exp(lse_p - m)`.
+    ///
+    /// Weights are formed as `exp(lse_p - m) / sum` rather than `exp(lse_p - lse)`: the
+    /// difference `lse_p - m` is exact for close values, whereas `lse` rounded to f32 at a
+    /// magnitude like 1e4 is off by 1e-3, which would skew every weight by as much.
+    public struct Normaliser: Sendable, Equatable {
+        public let max: Float
+        public let sum: Float
+
+        /// The combined natural-log LSE, `-inf` when every part is empty.
+        public var lse: Float { sum > 0 ? max + logf(sum) : -.infinity }
+
+        /// Weight of a part with LSE `lse` in the merged output; 0 for an empty part.
+        @inline(__always)
+        public func weight(of lse: Float) -> Float {
+            lse > -.infinity && sum > 0 ? expf(lse - max) / sum : 0
+        }
+    }
+
+    /// The normaliser of `count` LSEs `stride` apart.
     @inline(__always)
-    public static func combinedLSE(_ lses: UnsafePointer<Float>, stride: Int = 1, count: Int) -> Float {
+    public static func normaliser(_ lses: UnsafePointer<Float>, stride: Int = 1, count: Int) -> Normaliser {
         var m = -Float.infinity
-        for p in 0..<count { m = max(m, lses[p * stride]) }
-        guard m > -.infinity else { return -.infinity }
+        for p in 0..<count { m = Swift.max(m, lses[p * stride]) }
+        guard m > -.infinity else { return Normaliser(max: m, sum: 0) }
         var sum: Float = 0
         for p in 0..<count {
             let l = lses[p * stride]
             if l > -.infinity { sum += expf(l - m) }
         }
-        return m + logf(sum)
+        return Normaliser(max: m, sum: sum)
+    }
+
+    /// `log(sum_p exp(lse_p))` of `count` values `stride` apart; `-inf` when all are `-inf`.
+    public static func combinedLSE(_ lses: UnsafePointer<Float>, stride: Int = 1, count: Int) -> Float {
+        normaliser(lses, stride: stride, count: count).lse
     }
 
     /// Merges `parts` sets of partials. Partial `p` of row `r` is the `dim` floats at
@@ -36,10 +61,10 @@ public enum AttentionMerge {
         into out: UnsafeMutablePointer<Float>, lseOut: UnsafeMutablePointer<Float>? = nil
     ) {
         for r in 0..<rows {
-            let lse = combinedLSE(lses + r, stride: lseStride, count: parts)
-            lseOut?[r] = lse
+            let norm = normaliser(lses + r, stride: lseStride, count: parts)
+            lseOut?[r] = norm.lse
             let dst = out + r * dim
-            guard lse > -.infinity else {
+            guard norm.sum > 0 else {
                 dst.update(repeating: 0, count: dim)
                 continue
             }
@@ -49,7 +74,7 @@ public enum AttentionMerge {
             for p in 0..<parts {
                 let l = lses[p * lseStride + r]
                 guard l > -.infinity else { continue }
-                let weight = expf(l - lse)
+                let weight = norm.weight(of: l)
                 let src = outputs + p * partStride + r * dim
                 if first {
                     for i in 0..<dim { dst[i] = src[i] * weight }
