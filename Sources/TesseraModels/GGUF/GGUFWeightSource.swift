@@ -1,0 +1,114 @@
+import TesseraTensor
+
+/// The weights of a GGUF file in Hugging Face naming and layout.
+///
+/// - Names are translated (`blk.0.attn_q.weight` -> `model.layers.0.self_attn.q_proj.weight`).
+/// - Shapes are reported outermost first (`[out, in]` for a linear weight); the bytes need no
+///   transposition, since GGUF's `ne[0]` is the contiguous dimension.
+/// - For the `llama` architecture, the Q and K projection rows are un-permuted. llama.cpp's
+///   converter reorders the rows of each head from Hugging Face's "first half / second half"
+///   rotary layout to interleaved pairs: `w.reshape(n_head, 2, head_dim/2, cols).swapaxes(1, 2)`,
+///   so Hugging Face row `h*head_dim + j*(head_dim/2) + i` is stored at GGUF row
+///   `h*head_dim + 2*i + j`. Here each requested row is read from where it was stored.
+///   (`qwen3` GGUFs are not permuted: llama.cpp uses NeoX-style rotary for them.)
+///
+/// Tensors whose type cannot be loaded (e.g. Q6_K) are left out of `tensorInfos`; loading
+/// one throws `ModelFileError.unsupportedTensorType` naming it and its type.
+public struct GGUFWeightSource: WeightSource {
+    public let file: GGUFFile
+    public let tensorInfos: [String: TensorInfo]
+    private let entries: [String: Entry]
+
+    private struct Entry: Sendable {
+        let tensor: GGUFTensorInfo
+        /// Heads of a permuted Q/K tensor; nil when rows are stored in Hugging Face order.
+        let rotaryHeads: Int?
+    }
+
+    public init(file: GGUFFile) throws {
+        self.file = file
+        let permuted = try file.architectureName() == "llama"
+        var queryHeads = 0
+        var keyHeads = 0
+        if permuted {
+            queryHeads = try file.int("llama.attention.head_count")
+            keyHeads = try file.optionalInt("llama.attention.head_count_kv") ?? queryHeads
+        }
+        var entries: [String: Entry] = [:]
+        var infos: [String: TensorInfo] = [:]
+        for tensor in file.tensors {
+            let name = GGUFNames.huggingFace(tensor.name)
+            guard entries[name] == nil else {
+                throw ModelFileError.duplicateName(file: file.path, kind: "tensor name (after renaming to Hugging Face)", name: name)
+            }
+            var heads: Int?
+            if permuted, let kind = GGUFNames.rotaryRows(tensor.name) {
+                let count = kind == .query ? queryHeads : keyHeads
+                let rows = tensor.shape[0]
+                guard count > 0, rows % count == 0, (rows / count) % 2 == 0 else {
+                    throw ModelFileError.invalidShape(
+                        file: file.path, tensor: tensor.name, shape: tensor.dimensions.map(UInt64.init),
+                        reason: "\(rows) rows cannot be split into \(count) heads of even size to undo the rotary permutation")
+                }
+                heads = count
+            }
+            entries[name] = Entry(tensor: tensor, rotaryHeads: heads)
+            if let dtype = tensor.type.dtype {
+                infos[name] = TensorInfo(name: name, shape: tensor.shape, dtype: dtype)
+            }
+        }
+        self.entries = entries
+        self.tensorInfos = infos
+    }
+
+    /// The GGUF name a Hugging Face name was translated from.
+    public func ggufName(of name: String) -> String? {
+        entries[name]?.tensor.name
+    }
+
+    public func load(_ name: String) throws -> Tensor {
+        let entry = try entry(name)
+        return try load(name, rows: 0..<entry.tensor.shape[0])
+    }
+
+    public func load(_ name: String, rows: Range<Int>) throws -> Tensor {
+        let entry = try entry(name)
+        let tensor = entry.tensor
+        _ = try file.loadableDType(of: tensor)
+        let shape = tensor.shape
+        let rowCount = shape[0]
+        let rowLength = tensor.elementCount / rowCount
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw ModelFileError.rowsOutOfRange(file: file.path, tensor: name, rows: rows, rowCount: rowCount)
+        }
+        let count = rows.count * rowLength
+        let data = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let heads = entry.rotaryHeads {
+                let headDim = rowCount / heads
+                for (index, row) in rows.enumerated() {
+                    let stored = Self.storedRow(row, headDim: headDim)
+                    let slice = UnsafeMutableBufferPointer(rebasing: buffer[(index * rowLength)..<((index + 1) * rowLength)])
+                    try file.dequantize(tensor, elements: (stored * rowLength)..<((stored + 1) * rowLength), into: slice)
+                }
+            } else {
+                try file.dequantize(tensor, elements: (rows.lowerBound * rowLength)..<(rows.upperBound * rowLength), into: buffer)
+            }
+            initialized = count
+        }
+        return Tensor(shape: [rows.count] + shape.dropFirst(), data: data)
+    }
+
+    /// Where llama.cpp's converter stored Hugging Face row `row` of a rotary projection.
+    static func storedRow(_ row: Int, headDim: Int) -> Int {
+        let half = headDim / 2
+        let head = row / headDim
+        let within = row % headDim
+        // Hugging Face: within = j*half + i (j selects the half). GGUF: within = 2*i + j.
+        return head * headDim + 2 * (within % half) + within / half
+    }
+
+    private func entry(_ name: String) throws -> Entry {
+        guard let entry = entries[name] else { throw ModelFileError.missingTensor(file: file.path, name: name) }
+        return entry
+    }
+}
