@@ -270,3 +270,37 @@ struct AttentionTests {
         #expect(empty.shape == [0, config.vocabSize])
     }
 }
+
+extension StepRunner {
+    /// Greedy decoding as the reference does it: prefill `prompt` in one step, then one token
+    /// per step through the cache, taking the first maximal logit, until `maxNewTokens` or an
+    /// EOS token (included). Also returns the logits each new token was chosen from.
+    func greedy(prompt: [Int], maxNewTokens: Int, eos: Set<Int>) throws -> (tokens: [Int], logits: [[Float]]) {
+        var generated: [Int] = []
+        var stepLogits: [[Float]] = []
+        var batch = ForwardBatch(
+            tokens: prompt, positions: Array(0..<prompt.count),
+            sequences: [SequenceSpan(tokenRange: 0..<prompt.count, contextLength: 0, blockTable: blockTable)],
+            logitIndices: [prompt.count - 1])
+        while generated.count < maxNewTokens {
+            let logits = try model.forward(batch, cache: cache).data
+            stepLogits.append(logits)
+            let next = Self.argmax(logits)
+            generated.append(next)
+            if eos.contains(next) { break }
+            let position = prompt.count + generated.count - 1
+            batch = ForwardBatch(
+                tokens: [next], positions: [position],
+                sequences: [SequenceSpan(tokenRange: 0..<1, contextLength: position, blockTable: blockTable)],
+                logitIndices: [0])
+        }
+        return (generated, stepLogits)
+    }
+
+    /// Index of the first largest value, like `torch.argmax`.
+    static func argmax(_ x: [Float]) -> Int {
+        var best = 0
+        for i in x.indices where x[i] > x[best] { best = i }
+        return best
+    }
+}
