@@ -24,6 +24,8 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
     case unsupportedTensorType(file: String, tensor: String, type: String)
     case missingTensor(file: String, name: String)
     case missingMetadata(file: String, key: String)
+    /// A required field of a JSON file (config.json) is absent or null.
+    case missingField(file: String, field: String)
     case wrongMetadataType(file: String, key: String, expected: String, found: String)
     case unsupportedArchitecture(file: String, architecture: String)
     /// A configuration value is missing a required property (positive, divisible, ...).
@@ -52,7 +54,7 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
                 "\(file): unsupported GGUF version \(version) (only versions 2 and 3)"
             }
         case let .implausibleCount(file, what, count, remaining):
-            "\(file): implausible \(what) \(count): larger than the remaining \(remaining) bytes of the file could hold"
+            "\(file): implausible \(what): \(count) is more than the remaining \(remaining) bytes of the file could hold"
         case let .invalidValue(file, what, reason):
             "\(file): invalid \(what): \(reason)"
         case let .duplicateName(file, kind, name):
@@ -71,6 +73,8 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
             "\(file): no tensor named '\(name)'"
         case let .missingMetadata(file, key):
             "\(file): missing metadata key '\(key)'"
+        case let .missingField(file, field):
+            "\(file): missing required field '\(field)'"
         case let .wrongMetadataType(file, key, expected, found):
             "\(file): metadata key '\(key)' should be \(expected) but is \(found)"
         case let .unsupportedArchitecture(file, architecture):

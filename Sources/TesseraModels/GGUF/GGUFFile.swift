@@ -91,7 +91,7 @@ public final class GGUFFile: Sendable {
         if let alignmentValue {
             guard let value = alignmentValue.intValue, value > 0, value & (value - 1) == 0 else {
                 throw ModelFileError.invalidValue(
-                    file: path, what: "general.alignment", reason: "\(alignmentValue) is not a positive power of two")
+                    file: path, what: "general.alignment", reason: "\(alignmentValue.intValue.map(String.init) ?? alignmentValue.typeName) is not a positive power of two")
             }
             alignment = value
         } else {
@@ -181,9 +181,12 @@ public final class GGUFFile: Sendable {
             let (sum, overflow) = relative.addingReportingOverflow(dataOffset)
             return overflow ? nil : sum
         }
-        guard let start, start <= fileSize, byteCount <= fileSize - start else {
-            throw ModelFileError.tensorOutOfBounds(
-                file: file, tensor: name, offset: start ?? Int(clamping: offset), size: byteCount, fileSize: fileSize)
+        guard let start else {
+            throw ModelFileError.invalidValue(
+                file: file, what: "data offset of tensor '\(name)'", reason: "\(offset) is beyond the end of the file (\(fileSize) bytes)")
+        }
+        guard start <= fileSize, byteCount <= fileSize - start else {
+            throw ModelFileError.tensorOutOfBounds(file: file, tensor: name, offset: start, size: byteCount, fileSize: fileSize)
         }
         return GGUFTensorInfo(
             name: name, dimensions: dimensions.map { Int($0) }, type: type, offset: Int(offset),
