@@ -29,6 +29,19 @@ public struct TokenizerSpec: Sendable {
     /// The Jinja chat template shipped with the model, if any.
     public var chatTemplate: String?
 
+    /// Unicode normalization applied to text between special tokens before splitting it.
+    public enum Normalizer: String, Sendable {
+        case none
+        /// Canonical composition (Qwen2's tokenizer.json asks for it).
+        case nfc
+    }
+
+    public var normalizer: Normalizer = .none
+    /// Whether `encode` appends EOS.
+    public var addEOS: Bool = false
+    /// Hugging Face BPE `ignore_merges` (Llama 3): a word that is itself a token skips the merges.
+    public var ignoreMerges: Bool = false
+
     public init(
         tokens: [String], merges: [String], specialTokenIDs: Set<Int>, addedTokenIDs: Set<Int> = [],
         preTokenizer: PreTokenizer, bosTokenID: Int?, eosTokenID: Int?, addBOS: Bool,
