@@ -29,24 +29,17 @@ import TesseraModels
             == "KV cache: 1,898,592 tokens (949,296 per rank x cp=2), 12.67 GiB per rank, max concurrency 231.8x at 8192 tokens")
     }
 
-    /// The example config holds the shape the reference numbers are for.
-    @Test func exampleConfigIsQwen3WithOneKVHead() throws {
+    /// The example config, read by the Hugging Face config parser, is the shape the reference
+    /// numbers are for, and gives them.
+    @Test func exampleConfigGivesTheReferenceNumbers() throws {
         let url = examplesDirectory.appendingPathComponent("qwen3-0.6b-1kv/config.json")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-        #expect(json["architectures"] as? [String] == ["Qwen3ForCausalLM"])
-        #expect(json["model_type"] as? String == "qwen3")
-        #expect(json["num_key_value_heads"] as? Int == qwen3OneKV.numKVHeads)
-        #expect(json["num_attention_heads"] as? Int == qwen3OneKV.numHeads)
-        #expect(json["num_hidden_layers"] as? Int == qwen3OneKV.numLayers)
-        #expect(json["head_dim"] as? Int == qwen3OneKV.headDim)
-        #expect(json["hidden_size"] as? Int == qwen3OneKV.hiddenSize)
-        #expect(json["intermediate_size"] as? Int == qwen3OneKV.intermediateSize)
-        #expect(json["vocab_size"] as? Int == qwen3OneKV.vocabSize)
-        #expect(json["max_position_embeddings"] as? Int == qwen3OneKV.maxPositionEmbeddings)
-        #expect(json["rope_theta"] as? Double == qwen3OneKV.ropeTheta)
-        #expect(json["rms_norm_eps"] as? Double == 1e-6)
-        #expect(json["tie_word_embeddings"] as? Bool == true)
-        #expect(json["bos_token_id"] as? Int == 151_643 && json["eos_token_id"] as? Int == 151_645)
+        let model = try ModelConfig(huggingFaceConfig: url)
+        #expect(model == qwen3OneKV)
+        #expect(try referencePlan(model: model, cp: 1).tokensPerGroup == 949_296)
+        #expect(try referencePlan(model: model, cp: 2).tokensPerGroup == 1_898_592)
+        let raw = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        #expect(raw["architectures"] as? [String] == ["Qwen3ForCausalLM"])
+        #expect(raw["torch_dtype"] as? String == "bfloat16")
     }
 
     @Test func splitKVHeadsAreStoredOnce() throws {
