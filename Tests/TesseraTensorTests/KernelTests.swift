@@ -87,6 +87,19 @@ struct KernelTests {
         }
     }
 
+    /// torch's `1 / (100000 ** (arange(0, 64, 2).float() / 64))`, as f32 bits (SmolLM2's rotary).
+    static let torchInverseFrequencies: [UInt32] = [
+        0x3f800000, 0x3f32a506, 0x3ef953cf, 0x3eadfcff, 0x3e72d423, 0x3e297409, 0x3dec7fd6, 0x3da50956,
+        0x3d6655c2, 0x3d20bc1d, 0x3ce054d2, 0x3c9c8b97, 0x3c5a7bf2, 0x3c187705, 0x3bd4ca15, 0x3b947dae,
+        0x3b4f3e38, 0x3b109edb, 0x3ac9d75c, 0x3a8cd9db, 0x3a44948c, 0x3a092e02, 0x39bf74d7, 0x39859aa9,
+        0x393a7753, 0x39021f2b, 0x38b59b1b, 0x387d75d4, 0x3830df52, 0x37f6da96, 0x37ac431d, 0x37706b6d,
+    ]
+
+    @Test func inverseFrequenciesMatchTorchBitForBit() {
+        let inv = Rotary.inverseFrequencies(headDim: 64, theta: 100_000)
+        #expect(inv.map(\.bitPattern) == Self.torchInverseFrequencies)
+    }
+
     @Test func fastExpIsAccurate() {
         var worst: Double = 0
         var x: Float = -87

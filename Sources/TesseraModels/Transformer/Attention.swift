@@ -22,8 +22,10 @@ struct Attention {
     /// Row width of the fused projection output `[q | k | v]`.
     var qkvWidth: Int { qDim + 2 * kvDim }
 
-    /// Below this many multiply-adds a step's attention runs on the calling thread.
-    static let parallelThreshold = 1 << 16
+    /// Below this many multiply-adds a step's attention runs on the calling thread: a decode
+    /// step at a few hundred tokens of context takes tens of microseconds, less than waking
+    /// workers (and OpenBLAS's own threads may still be spinning on the other cores).
+    static let parallelThreshold = 1 << 20
 
     /// `qkv` is `[rows, qkvWidth]`; writes `[rows, qDim]` to `out`.
     func run(

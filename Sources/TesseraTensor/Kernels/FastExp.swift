@@ -18,11 +18,12 @@ package enum FastExp {
 
     @inline(__always)
     package static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let clamped = pointwiseMin(pointwiseMax(x, SIMD16(repeating: minInput)), SIMD16(repeating: maxInput))
-        let shifted = clamped * log2e + roundingMagic
+        // No clamping: lanes outside [minInput, maxInput] compute garbage that the masks at
+        // the end replace (the generic pointwiseMin/Max are not inlined and cost more).
+        let shifted = x * log2e + roundingMagic
         let k = shifted - roundingMagic
         let kBits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- Int32(bitPattern: roundingMagic.bitPattern)
-        let r = clamped - k * ln2High - k * ln2Low
+        let r = x - k * ln2High - k * ln2Low
         // Horner form of sum r^i / i!, i = 0...7.
         var p = SIMD16<Float>(repeating: 1.0 / 5040)
         p = p * r + 1.0 / 720

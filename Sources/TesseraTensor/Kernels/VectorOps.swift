@@ -73,7 +73,8 @@ package enum VectorOps {
             var mv = load16(x, 0)
             i = 16
             while i + 16 <= n {
-                mv = pointwiseMax(mv, load16(x, i))
+                let v = load16(x, i)
+                mv.replace(with: v, where: v .> mv)
                 i += 16
             }
             m = mv.max()
