@@ -179,6 +179,29 @@ struct KernelTests {
         #expect(Self.maxAbsDiff(c, zip(expected, bias).map { $0 + $1 }) < 1e-4)
     }
 
+    @Test(arguments: [16, 64, 80, 128])
+    func attentionKernelsMatchNaive(headDim: Int) {
+        let count = 13, stride = headDim + 7
+        let q = Self.random(headDim, seed: 31)
+        let keys = Self.random(count * stride, seed: 32)
+        let values = Self.random(count * stride, seed: 33)
+        let weights = Self.random(count, seed: 34)
+        var scores = [Float](repeating: .nan, count: count)
+        let best = AttentionKernels.scores(query: q, keys: keys, stride: stride, count: count, headDim: headDim, into: &scores)
+        let expected = (0..<count).map { t in (0..<headDim).reduce(0.0) { $0 + Double(q[$1]) * Double(keys[t * stride + $1]) } }
+        #expect(zip(scores, expected).allSatisfy { abs(Double($0) - $1) < 1e-5 })
+        #expect(best == scores.max())
+        var out = Self.random(headDim, seed: 35)
+        var reference = out.map(Double.init)
+        AttentionKernels.accumulate(weights: weights, values: values, stride: stride, count: count, headDim: headDim, into: &out)
+        for t in 0..<count {
+            for i in 0..<headDim { reference[i] += Double(weights[t]) * Double(values[t * stride + i]) }
+        }
+        #expect(zip(out, reference).allSatisfy { abs(Double($0) - $1) < 1e-5 })
+        var none = [Float]()
+        #expect(AttentionKernels.scores(query: q, keys: keys, stride: stride, count: 0, headDim: headDim, into: &none) == -.infinity)
+    }
+
     @Test func f16WideningIsExactForEveryValue() {
         var bits = [UInt16](0...UInt16.max)
         var wide = [Float](repeating: 0, count: bits.count)

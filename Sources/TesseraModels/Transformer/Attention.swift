@@ -105,15 +105,13 @@ private struct Job: @unchecked Sendable {
         for row in span.tokenRange {
             let q = qkv + row * a.qkvWidth + head * hd
             let visible = row - first + 1
-            for j in 0..<visible {
-                scores[j] = VectorOps.dot(q, keyBase + (first + j) * a.qkvWidth, count: hd)
-            }
+            _ = AttentionKernels.scores(query: q, keys: keyBase + first * a.qkvWidth, stride: a.qkvWidth,
+                                        count: visible, headDim: hd, into: scores)
             let lse = Softmax.inPlace(scores, count: visible)
             let o = scratch.partials.pointer + (row * a.numHeads + head) * hd
             o.update(repeating: 0, count: hd)
-            for j in 0..<visible {
-                VectorOps.axpy(scores[j], valueBase + (first + j) * a.qkvWidth, o, count: hd)
-            }
+            AttentionKernels.accumulate(weights: scores, values: valueBase + first * a.qkvWidth, stride: a.qkvWidth,
+                                        count: visible, headDim: hd, into: o)
             scratch.lses.pointer[row * a.numHeads + head] = lse
         }
     }
@@ -162,12 +160,8 @@ private struct Job: @unchecked Sendable {
                 let row = first + k
                 let q = qkv + row * a.qkvWidth + head * hd
                 let o = outputs + (row * a.numHeads + head) * hd
-                var blockMax = -Float.infinity
-                for t in 0..<count {
-                    let s = VectorOps.dot(q, keys + t * stride, count: hd)
-                    scores[t] = s
-                    blockMax = max(blockMax, s)
-                }
+                let blockMax = AttentionKernels.scores(query: q, keys: keys, stride: stride, count: count,
+                                                       headDim: hd, into: scores)
                 let previous = runningMax[k]
                 let newMax = max(previous, blockMax)
                 if newMax > previous && previous > -.infinity {
@@ -177,9 +171,8 @@ private struct Job: @unchecked Sendable {
                 }
                 runningMax[k] = newMax
                 runningSum[k] += Softmax.exponentiate(scores, count: count, shift: newMax)
-                for t in 0..<count {
-                    VectorOps.axpy(scores[t], values + t * stride, o, count: hd)
-                }
+                AttentionKernels.accumulate(weights: scores, values: values, stride: stride, count: count,
+                                            headDim: hd, into: o)
             }
             start += count
         }

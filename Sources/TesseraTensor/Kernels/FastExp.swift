@@ -6,17 +6,17 @@
 /// 1e-8 relative) and builds `2^k` from its exponent bits. Results below about 1e-38 flush to
 /// zero (never NaN), which is harmless for softmax weights and sigmoid.
 package enum FastExp {
-    static let log2e: Float = 1.442_695_04
+    @inlinable static var log2e: Float { 1.442_695_04 }
     /// ln 2 split in a part exact in few bits and a small remainder (Cody–Waite reduction).
-    static let ln2High: Float = 0.693_145_75
-    static let ln2Low: Float = 1.428_606_8e-6
+    @inlinable static var ln2High: Float { 0.693_145_75 }
+    @inlinable static var ln2Low: Float { 1.428_606_8e-6 }
     /// 1.5 * 2^23: adding it rounds to an integer held in the low mantissa bits.
-    static let roundingMagic: Float = 12_582_912
+    @inlinable static var roundingMagic: Float { 12_582_912 }
     /// Keeps k <= 127 so 2^k stays finite; exp(88.3) is about 2^127.4.
-    static let maxInput: Float = 88.3
-    static let minInput: Float = -87.3
+    @inlinable static var maxInput: Float { 88.3 }
+    @inlinable static var minInput: Float { -87.3 }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func exp(_ x: SIMD16<Float>) -> SIMD16<Float> {
         // No clamping: lanes outside [minInput, maxInput] compute garbage that the masks at
         // the end replace (the generic pointwiseMin/Max are not inlined and cost more).
@@ -41,7 +41,7 @@ package enum FastExp {
     }
 
     /// Scalar form with the same arithmetic, for loop tails.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func exp(_ x: Float) -> Float {
         exp(SIMD16<Float>(repeating: x))[0]
     }

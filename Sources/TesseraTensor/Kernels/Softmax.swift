@@ -35,7 +35,7 @@ package enum Softmax {
     }
 
     /// `x[i] = exp(x[i] - shift)`, returning the sum of the new values.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func exponentiate(_ x: UnsafeMutablePointer<Float>, count n: Int, shift: Float) -> Float {
         var i = 0
         var acc = SIMD16<Float>()

@@ -2,19 +2,22 @@
 ///
 /// Products are written `acc += x * y`, never `addingProduct`: the package is built for
 /// baseline x86-64, where a fused multiply-add becomes a library call per lane.
+///
+/// The hot ones are `@inlinable` so attention, in another module, gets them inlined into its
+/// per-key loops instead of paying a call per 64-value dot product.
 package enum VectorOps {
-    @inline(__always)
-    static func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
+    @inlinable @inline(__always)
+    package static func load16(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD16<Float> {
         UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
     }
 
-    @inline(__always)
-    static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    @inlinable @inline(__always)
+    package static func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
         UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD16<Float>.self)
     }
 
     /// Sum of `a[i] * b[i]` over `count` values.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int) -> Float {
         var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
         var i = 0
@@ -36,7 +39,7 @@ package enum VectorOps {
     }
 
     /// `y[i] += alpha * x[i]`.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
         var i = 0
         let av = SIMD16<Float>(repeating: alpha)
@@ -51,7 +54,7 @@ package enum VectorOps {
     }
 
     /// `y[i] *= alpha`.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func scale(_ y: UnsafeMutablePointer<Float>, by alpha: Float, count n: Int) {
         var i = 0
         let av = SIMD16<Float>(repeating: alpha)
@@ -66,6 +69,7 @@ package enum VectorOps {
     }
 
     /// Largest of `count` values (-inf when empty).
+    @inlinable
     package static func max(_ x: UnsafePointer<Float>, count n: Int) -> Float {
         var i = 0
         var m = -Float.infinity
