@@ -158,6 +158,8 @@ import TesseraTokenizer
         #expect(spec.bosTokenID == 1)
         #expect(spec.eosTokenID == 2)
         #expect(!spec.addBOS)
+        #expect(!spec.ignoreMerges)
+        #expect(spec.normalizer == .none)
         #expect(spec.tokens[1] == "<|im_start|>")
         #expect(spec.tokens[2] == "<|im_end|>")
         #expect(spec.specialTokenIDs.isSuperset(of: [0, 1, 2]))
@@ -315,7 +317,9 @@ import TesseraTokenizer
         #expect(spec.addedTokenIDs == [5])
         #expect(spec.merges == ["a b"])
         #expect(spec.preTokenizer == .llama3)
+        #expect(spec.ignoreMerges)
         #expect(spec.addBOS)
+        #expect(!spec.addEOS)
     }
 
     @Test func nameTranslation() {

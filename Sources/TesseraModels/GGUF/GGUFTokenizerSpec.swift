@@ -10,7 +10,8 @@ extension TokenizerSpec {
     ///
     /// Only `tokenizer.ggml.model = "gpt2"` (byte-level BPE) is supported. Token types 3
     /// (control) become `specialTokenIDs`, 4 (user-defined) `addedTokenIDs`. `add_bos_token`
-    /// defaults to false, as llama.cpp does for gpt2-style vocabularies.
+    /// and `add_eos_token` default to false, as llama.cpp does for gpt2-style vocabularies. No
+    /// Unicode normalizer is set: neither llama.cpp nor transformers' GGUF loader applies one.
     public init(gguf file: GGUFFile) throws {
         let model = try file.string("tokenizer.ggml.model")
         guard model == "gpt2" else {
@@ -43,6 +44,7 @@ extension TokenizerSpec {
             }
             return id
         }
+        let addEOS = try file.optionalBool("tokenizer.ggml.add_eos_token") ?? false
         self.init(
             tokens: tokens,
             merges: merges,
@@ -54,5 +56,9 @@ extension TokenizerSpec {
             addBOS: try file.optionalBool("tokenizer.ggml.add_bos_token") ?? false,
             chatTemplate: try file.optionalString("tokenizer.chat_template")
         )
+        self.addEOS = addEOS
+        // Llama 3 vocabularies skip the merges for words that are whole tokens (llama.cpp sets
+        // ignore_merges for "llama-bpe"; the original tokenizer.json has `ignore_merges: true`).
+        self.ignoreMerges = preTokenizer == .llama3
     }
 }
