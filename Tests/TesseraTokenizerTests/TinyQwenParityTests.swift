@@ -49,3 +49,28 @@ import Testing
         #expect(sameBytes(tokenizer.decode(ids), chat.text))
     }
 }
+
+extension TinyQwenParityTests {
+    /// One tokenizer shared by concurrent tasks (the word cache is the only shared state).
+    @Test func concurrentEncodingAgrees() async throws {
+        let tokenizer = try TinyQwen.get()
+        let corpus = Self.corpus
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var ok = true
+                    for round in 0..<20 {
+                        for (i, entry) in corpus.enumerated() where (i + round + worker) % 3 == 0 {
+                            ok = ok && tokenizer.encode(entry.text) == entry.ids
+                        }
+                    }
+                    return ok
+                }
+            }
+            var all: [Bool] = []
+            for await result in group { all.append(result) }
+            return all
+        }
+        #expect(results == [true, true, true, true])
+    }
+}

@@ -76,7 +76,8 @@ struct JinjaParser {
             return .conditional([(JinjaExpr(kind: .bool(true), offset: tagToken.offset), body)], otherwise: [])
         default:
             index -= 1
-            throw error("unsupported tag '\(tag)'")
+            let isEndOrBranch = tag.hasPrefix("end") || tag == "elif" || tag == "else"
+            throw error(isEndOrBranch ? "unexpected '\(tag)'" : "unsupported tag '\(tag)'")
         }
     }
 
