@@ -11,6 +11,7 @@ import Testing
     @discardableResult
     func expectGGUFError(_ bytes: [UInt8], _ phrases: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> ModelFileError {
         let url = try TestGGUF.write(bytes)
+        defer { TestGGUF.remove(url) }
         let error = try #require(throws: ModelFileError.self, sourceLocation: sourceLocation) { try GGUFFile(url: url) }
         #expect(error.description.hasPrefix(url.path + ": "), "\(error)", sourceLocation: sourceLocation)
         for phrase in phrases {
@@ -62,6 +63,7 @@ import Testing
         let end = layout.dataStart + 224 + builder.tensors[1].data.count   // Q8_0 data padded to 224, then F32
         for length in 0..<end {
             let url = try TestGGUF.write(Array(bytes[..<length]))
+            defer { TestGGUF.remove(url) }
             #expect(throws: ModelFileError.self, "length \(length)") { try GGUFFile(url: url) }
         }
         _ = try GGUFFile(url: TestGGUF.write(Array(bytes[..<end])))
@@ -164,6 +166,7 @@ import Testing
                 bytes[index] = UInt8(truncatingIfNeeded: generator.next())
             }
             let url = try TestGGUF.write(bytes)
+            defer { TestGGUF.remove(url) }
             do {
                 let file = try GGUFFile(url: url)
                 let weights = try GGUFWeightSource(file: file)
@@ -180,6 +183,7 @@ import Testing
     @discardableResult
     func expectSafetensorsError(_ bytes: [UInt8], _ phrases: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> ModelFileError {
         let url = try TestGGUF.write(bytes, name: "model.safetensors")
+        defer { TestGGUF.remove(url) }
         let error = try #require(throws: ModelFileError.self, sourceLocation: sourceLocation) { try SafetensorsFile(url: url) }
         #expect(error.description.hasPrefix(url.path + ": "), "\(error)", sourceLocation: sourceLocation)
         for phrase in phrases {

@@ -488,6 +488,11 @@ struct TestGGUF {
         return builder
     }
 
+    /// Deletes a file made by `write` together with its folder.
+    static func remove(_ url: URL) {
+        try? FileManager.default.removeItem(at: url.deletingLastPathComponent())
+    }
+
     /// Writes bytes to a fresh temporary file and returns its URL.
     static func write(_ bytes: [UInt8], name: String = "model.gguf") throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-loader-tests-\(UUID().uuidString)")
