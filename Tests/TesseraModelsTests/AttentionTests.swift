@@ -184,19 +184,31 @@ struct AttentionTests {
 
     // MARK: split-point invariance
 
-    static let sequence = [3, 17, 42, 8, 8, 60, 1, 0, 33, 25, 14, 59, 2, 7, 7, 7, 31, 44, 12, 5, 50, 19, 23]
+    static let sequence = [3, 17, 42, 8, 8, 60, 1, 0, 33, 25, 14, 59, 2, 7, 7, 7, 31, 44, 12, 5, 50, 19, 23,
+                           9, 9, 4, 56, 38, 21, 11, 30, 2, 6, 48, 27, 13, 35, 40, 1]
 
     /// Physical blocks for `count` logical ones, deliberately out of order and with gaps.
     static func scatteredTable(_ count: Int) -> [Int] {
         (0..<count).map { (count - 1 - $0) * 2 + 1 }
     }
 
+    /// (dense-path threshold, dense row chunk): default (prefill steps of >= 32 rows dense),
+    /// everything dense in chunks of 5 query rows, nothing dense.
+    static let densePaths: [(Int, Int?)] = [(32, nil), (1, 5), (Int.max, nil)]
+
     @Test(arguments: [Architecture.llama, .qwen3], [1, 4, 16])
     func splitPointsDoNotChangeLogits(arch: Architecture, blockSize: Int) throws {
         let config = arch == .qwen3
             ? RandomWeights.config(.qwen3, heads: 4, kvHeads: 1, headDim: 10)
             : RandomWeights.config(.llama, heads: 4, kvHeads: 2, headDim: 8)
-        let model = try TransformerModel(config: config, weights: RandomWeights(config: config))
+        for (threshold, chunk) in Self.densePaths {
+            try checkSplitPoints(config: config, blockSize: blockSize, denseThreshold: threshold, rowChunk: chunk)
+        }
+    }
+
+    func checkSplitPoints(config: ModelConfig, blockSize: Int, denseThreshold: Int, rowChunk: Int?) throws {
+        let model = try TransformerModel(config: config, weights: RandomWeights(config: config),
+                                         denseAttentionThreshold: denseThreshold, denseRowChunk: rowChunk)
         let tokens = Self.sequence
         let blocks = (tokens.count + blockSize - 1) / blockSize
         func run(_ steps: [Int], table: [Int], dtype: KVCacheDType = .f32) throws -> [[Float]] {
@@ -207,14 +219,14 @@ struct AttentionTests {
         let scattered = Self.scatteredTable(blocks)
         let reference = try run([tokens.count], table: contiguous)
         #expect(reference.allSatisfy { $0.allSatisfy(\.isFinite) })
-        let chunked = try run([7, 9, 7], table: scattered)
+        let chunked = try run([7, 9, 23], table: scattered)
         let decode = try run([Int](repeating: 1, count: tokens.count), table: scattered)
-        let mixed = try run([1, 2, 15, 1, 4], table: contiguous)
+        let mixed = try run([1, 2, 15, 1, 20], table: contiguous)
         #expect(Self.maxAbsDiff(reference, chunked) < 1e-4)
         #expect(Self.maxAbsDiff(reference, decode) < 1e-4)
         #expect(Self.maxAbsDiff(reference, mixed) < 1e-4)
         // A 16-bit cache only rounds the context; the logits move a little, not a lot.
-        let halfCache = try run([5, 18], table: scattered, dtype: .bf16)
+        let halfCache = try run([5, 34], table: scattered, dtype: .bf16)
         #expect(Self.maxAbsDiff(reference, halfCache) < 5e-2)
     }
 

@@ -11,6 +11,8 @@ import TesseraTensor
 /// 3. `AttentionMerge` of the two partials by their LSEs;
 /// 4. the step's K/V written into the cache.
 ///
+/// Sequences with few new rows (decode) run per row, parallel over (sequence, head); those with
+/// many (prefill chunks) go through `DenseAttention`, the same step with sgemm products.
 /// Queries must already carry rotary and the `1/sqrt(headDim)` scale.
 struct Attention {
     let numHeads: Int
@@ -27,19 +29,33 @@ struct Attention {
     /// workers (and OpenBLAS's own threads may still be spinning on the other cores).
     static let parallelThreshold = 1 << 20
 
+    /// Sequences with at least this many new rows take the sgemm-based `DenseAttention` path
+    /// (tests move it to exercise both paths on the same inputs).
+    var denseThreshold = 32
+    /// Query rows per dense product; bounds the score buffer at `denseRowChunk * keys` floats.
+    var denseRowChunk = 256
+
+    /// The sequences `run` sends to `DenseAttention`.
+    func denseSpans(_ sequences: [SequenceSpan]) -> [SequenceSpan] {
+        sequences.filter { $0.tokenRange.count >= denseThreshold }
+    }
+
     /// `qkv` is `[rows, qkvWidth]`; writes `[rows, qDim]` to `out`.
     func run(
         layer: Int, qkv: UnsafePointer<Float>, rows: Int, sequences: [SequenceSpan],
         cache: PagedKVCache, scratch: AttentionScratch, into out: UnsafeMutablePointer<Float>
     ) {
-        let items = sequences.count * numHeads
+        // Few-row sequences (decode tokens, short chunks): per-row kernels, parallel over
+        // (sequence, head) items.
+        let perRow = sequences.filter { $0.tokenRange.count < denseThreshold }
+        let items = perRow.count * numHeads
         var work = 0
-        for s in sequences {
+        for s in perRow {
             work += s.tokenRange.count * (s.contextLength + s.tokenRange.count)
         }
         work *= numHeads * headDim
         let threads = work < Self.parallelThreshold ? 1 : min(scratch.workers.count, items)
-        let job = Job(attention: self, layer: layer, qkv: qkv, rows: rows, sequences: sequences,
+        let job = Job(attention: self, layer: layer, qkv: qkv, rows: rows, sequences: perRow,
                       cache: cache, scratch: scratch, out: out)
         if threads <= 1 {
             for item in 0..<items { job.run(item: item, worker: scratch.workers[0]) }
@@ -49,6 +65,10 @@ struct Attention {
                     job.run(item: item, worker: scratch.workers[w])
                 }
             }
+        }
+        let dense = DenseAttention(attention: self)
+        for span in denseSpans(sequences) {
+            dense.run(span: span, layer: layer, qkv: qkv, rows: rows, cache: cache, scratch: scratch, into: out)
         }
         // 4. The new tokens' K/V go to their slots only now: nothing above read them from the cache.
         for s in sequences {

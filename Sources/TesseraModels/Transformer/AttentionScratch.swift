@@ -7,6 +7,10 @@ final class AttentionScratch: @unchecked Sendable {
     /// `[2, rows, numHeads]`, natural-log LSEs of the two parts.
     let lses: FloatStorage
     let workers: [Worker]
+    /// Dense path (`DenseAttention`): scores of one row chunk, and one KV head's gathered context.
+    let denseScores: FloatStorage
+    let denseContextKeys: FloatStorage
+    let denseContextValues: FloatStorage
 
     /// Per-thread buffers, so the per-token loops never allocate.
     final class Worker: @unchecked Sendable {
@@ -28,7 +32,12 @@ final class AttentionScratch: @unchecked Sendable {
         }
     }
 
-    init(rows: Int, numHeads: Int, headDim: Int, maxSequenceRows: Int, blockSize: Int, threads: Int) {
+    init(rows: Int, numHeads: Int, headDim: Int, maxSequenceRows: Int, blockSize: Int, threads: Int,
+         denseSpans: [SequenceSpan], denseRowChunk: Int) {
+        let dense = DenseAttention.scratchSizes(for: denseSpans, headDim: headDim, rowChunk: denseRowChunk)
+        denseScores = FloatStorage(count: dense.scores)
+        denseContextKeys = FloatStorage(count: dense.context)
+        denseContextValues = FloatStorage(count: dense.context)
         partials = FloatStorage(count: 2 * rows * numHeads * headDim)
         lses = FloatStorage(count: 2 * rows * numHeads)
         workers = (0..<max(1, threads)).map { _ in

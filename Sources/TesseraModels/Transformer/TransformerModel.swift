@@ -13,11 +13,22 @@ public final class TransformerModel: @unchecked Sendable {
     let inverseFrequencies: [Float]
 
     /// Loads every weight as f32 and checks its shape; errors name the offending tensor.
-    public init(config: ModelConfig, weights source: any WeightSource) throws {
+    public convenience init(config: ModelConfig, weights source: any WeightSource) throws {
+        try self.init(config: config, weights: source, denseAttentionThreshold: nil)
+    }
+
+    /// `denseAttentionThreshold`: rows from which a sequence's attention uses sgemm, and
+    /// `denseRowChunk` the query rows per product (tests set them to run every attention path
+    /// on the same inputs); nil keeps the defaults.
+    init(config: ModelConfig, weights source: any WeightSource, denseAttentionThreshold: Int?,
+         denseRowChunk: Int? = nil) throws {
         try Self.validate(config)
         self.config = config
         weights = try TransformerWeights(config: config, source: source)
-        attention = Attention(numHeads: config.numHeads, numKVHeads: config.numKVHeads, headDim: config.headDim)
+        var attention = Attention(numHeads: config.numHeads, numKVHeads: config.numKVHeads, headDim: config.headDim)
+        if let threshold = denseAttentionThreshold { attention.denseThreshold = threshold }
+        if let chunk = denseRowChunk { attention.denseRowChunk = max(1, chunk) }
+        self.attention = attention
         inverseFrequencies = Rotary.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta)
     }
 
@@ -50,7 +61,8 @@ public final class TransformerModel: @unchecked Sendable {
         let ws = Workspace(config: c, rows: n)
         let attentionScratch = AttentionScratch(
             rows: n, numHeads: c.numHeads, headDim: c.headDim, maxSequenceRows: maxSequenceRows,
-            blockSize: cache.blockSize, threads: ProcessInfo.processInfo.activeProcessorCount)
+            blockSize: cache.blockSize, threads: ProcessInfo.processInfo.activeProcessorCount,
+            denseSpans: attention.denseSpans(batch.sequences), denseRowChunk: attention.denseRowChunk)
         let (cosines, sines) = Rotary.table(positions: batch.positions, inverseFrequencies: inverseFrequencies)
 
         let hidden = c.hiddenSize

@@ -14,6 +14,23 @@ public enum BLAS {
         #endif
     }
 
+    /// General row-major `c = a * op(b) (+ c when accumulate)` with leading dimensions, for
+    /// attention over strided head slices: `a` is `[m, k]` (row stride `lda`), `op(b)` is
+    /// `[k, n]`, given either as `b[k, n]` or, with `transposeB`, as `b[n, k]` (row stride `ldb`).
+    package static func matmul(
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, transposeB: Bool,
+        m: Int, n: Int, k: Int, into c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false
+    ) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+            return
+        }
+        cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+            1, a, Int32(lda), b, Int32(ldb), accumulate ? 1 : 0, c, Int32(ldc))
+    }
+
     /// `c[m, n] = a[m, k] * w[n, k]^T (+ c when accumulate)`, all row-major and contiguous.
     ///
     /// This is a linear layer over `m` rows with a Hugging Face weight `[out, in]`.
