@@ -1,3 +1,5 @@
+import Foundation
+
 /// One turn of a conversation, as chat templates see it (`message['role']`, `message.content`).
 public struct ChatMessage: Sendable, Equatable {
     public var role: String
@@ -69,12 +71,21 @@ extension Tokenizer {
         encode(try applyChatTemplate(messages, addGenerationPrompt: addGenerationPrompt), addSpecialTokens: false)
     }
 
+    /// Native Swift values by exact type first: on Linux `NSNumber(1) is Bool` is true, so
+    /// JSONSerialization numbers are told apart by their `objCType` ("c" = boolean).
     private static func jinjaValue(_ value: Any, key: String) throws -> JinjaValue {
         switch value {
-        case let b as Bool: return .bool(b)
-        case let i as Int: return .int(i)
-        case let d as Double: return .double(d)
+        case let b as Bool where type(of: value) == Bool.self: return .bool(b)
+        case let i as Int where type(of: value) == Int.self: return .int(i)
+        case let d as Double where type(of: value) == Double.self: return .double(d)
         case let s as String: return .string(s)
+        case let n as NSNumber:
+            switch String(cString: n.objCType) {
+            case "c", "B": return .bool(n.boolValue)
+            case "f", "d": return .double(n.doubleValue)
+            default: return .int(n.intValue)
+            }
+        case is NSNull: return .none
         case let list as [Any]: return .list(try list.map { try jinjaValue($0, key: key) })
         case let dict as [String: Any]:
             var out = JinjaDict()

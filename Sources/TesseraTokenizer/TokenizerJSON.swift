@@ -292,6 +292,8 @@ struct TokenizerJSONReader {
 }
 
 /// Reads `tokenizer_config.json`: chat template, special tokens, `add_bos_token`.
+/// `clean_up_tokenization_spaces` is deliberately ignored: transformers 5 skips that clean-up
+/// for BPE models (it would delete real spaces before punctuation).
 struct TokenizerConfigReader {
     let config: JSONObject
     let url: URL

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TesseraTokenizer
 
@@ -109,5 +110,21 @@ import Testing
         let text = try tokenizer.applyChatTemplate(
             [ChatMessage(role: "user", content: "hi")], addGenerationPrompt: true, context: ["enable_thinking": false])
         #expect(text == "hi/no_thinkTrue")
+    }
+}
+
+extension JinjaErrorTests {
+    /// Context values coming from JSONSerialization (NSNumber) keep their JSON type.
+    @Test func contextFromJSONKeepsTypes() throws {
+        let tokens = (0..<256).map { String(ByteLevel.scalarForByte[$0]) }
+        let tokenizer = try Tokenizer(spec: TokenizerSpec(
+            tokens: tokens, merges: [], specialTokenIDs: [], preTokenizer: .gpt2, bosTokenID: nil, eosTokenID: nil,
+            addBOS: false, chatTemplate: "{{ one }} {{ flag }} {{ half }} {{ tool|tojson }} {{ native }}"))
+        let json = try JSONSerialization.jsonObject(
+            with: Data(#"{"one": 1, "flag": true, "half": 0.5, "tool": {"n": null, "xs": [0, false]}}"#.utf8)) as! [String: Any]
+        var context = json
+        context["native"] = 7
+        let text = try tokenizer.applyChatTemplate([], addGenerationPrompt: false, context: context)
+        #expect(text == #"1 True 0.5 {"n": null, "xs": [0, false]} 7"#)
     }
 }
