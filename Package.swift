@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraEngine", "TesseraModels", "TesseraTokenizer",
+                "TesseraEngine", "TesseraModels", "TesseraTokenizer", "TesseraDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,0 +1,54 @@
+import ArgumentParser
+import TesseraDistributed
+import TesseraModels
+
+/// How many ranks, and how the KV cache is split among them.
+struct ParallelOptions: ParsableArguments {
+    @Option(name: [.customLong("tensor-parallel-size"), .customLong("tp", withSingleDash: true)],
+            help: "Ranks; every weight matrix is split this many ways.")
+    var tensorParallelSize: Int = 1
+
+    @Option(name: [.customLong("context-parallel-size"), .customLong("cp", withSingleDash: true)],
+            help: "Ranks that share a KV head split its tokens this many ways (must divide tp / num_kv_heads).")
+    var contextParallelSize: Int = 1
+
+    @Option(help: "Consecutive tokens a CP rank owns before the next rank's turn (must divide --block-size).")
+    var cpInterleave: Int = 1
+
+    /// The validated configuration for `model`; errors name the offending values.
+    func parallelConfig(model: ModelConfig, blockSize: Int) throws -> ParallelConfig {
+        try ParallelConfig(
+            tp: tensorParallelSize, cp: contextParallelSize, cpInterleave: cpInterleave,
+            model: model, blockSize: blockSize
+        )
+    }
+}
+
+/// The KV cache's budget and shape.
+struct CacheOptions: ParsableArguments {
+    @Option(help: "KV cache memory per rank: 4GiB, 512MiB, 1.5GB or a plain number of bytes.")
+    var kvCacheMemory: String = "1GiB"
+
+    @Option(help: "Element type of the KV cache: f32, f16 or bf16.")
+    var kvCacheDtype: KVCacheDType = .f32
+
+    @Option(help: "Tokens per KV-cache block on each rank.")
+    var blockSize: Int = 16
+
+    @Option(help: "Longest sequence (prompt + output) to serve; default: the model's maximum.")
+    var maxModelLen: Int?
+
+    var budgetBytes: Int {
+        get throws {
+            do { return try MemorySize.parse(kvCacheMemory) } catch {
+                throw ValidationError("--kv-cache-memory: \(error)")
+            }
+        }
+    }
+
+    func validate() throws {
+        guard blockSize >= 1 else { throw ValidationError("--block-size must be at least 1 (got \(blockSize))") }
+        if let maxModelLen, maxModelLen < 1 { throw ValidationError("--max-model-len must be at least 1 (got \(maxModelLen))") }
+        _ = try budgetBytes
+    }
+}

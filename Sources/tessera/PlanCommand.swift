@@ -1,0 +1,49 @@
+import ArgumentParser
+import TesseraDistributed
+import TesseraEngine
+import TesseraModels
+
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Print the KV cache capacity of a parallel configuration without loading weights.",
+        discussion: "Works from the model's configuration alone: a .gguf file, a Hugging Face folder or config.json (e.g. examples/qwen3-0.6b-1kv), or `smollm2`."
+    )
+
+    @Option(help: "A .gguf file, a Hugging Face folder or config.json, or `smollm2`.")
+    var model: String = ModelStore.defaultModel.alias
+
+    @OptionGroup var parallel: ParallelOptions
+    @OptionGroup var cache: CacheOptions
+
+    func run() throws {
+        let config = try ModelConfigReader.read(model)
+        let parallelConfig = try parallel.parallelConfig(model: config, blockSize: cache.blockSize)
+        let plan = try KVCapacityPlan(
+            model: config, parallel: parallelConfig, budgetBytesPerRank: try cache.budgetBytes,
+            kvElementBytes: cache.kvCacheDtype.bytesPerElement,
+            maxModelLength: cache.maxModelLen ?? config.maxPositionEmbeddings
+        )
+        print(PlanReport(config: config, plan: plan, dtype: cache.kvCacheDtype).text)
+    }
+}
+
+/// The capacity report a serving engine prints at startup.
+struct PlanReport {
+    let config: ModelConfig
+    let plan: KVCapacityPlan
+    let dtype: KVCacheDType
+
+    var text: String {
+        let grid = RankGrid(plan.parallel)
+        let p = plan.parallel
+        return """
+            model: \(config.architecture.rawValue), \(config.numLayers) layers, \(config.numHeads) query heads, \(config.numKVHeads) KV heads, head_dim \(config.headDim)
+            ranks: tp=\(p.tp) cp=\(p.cp) cp_interleave=\(p.cpInterleave); per rank \(grid.queryHeadsPerRank) query heads, \(grid.kvHeadsPerRank) KV head(s), KV duplication \(grid.kvDuplication)x
+            KV cache dtype \(dtype), block size \(plan.blockSize), budget \(MemorySize.format(plan.budgetBytesPerRank)) per rank
+            bytes per token per rank: \(plan.bytesPerTokenPerRank)
+            blocks per rank: \(plan.blocksPerRank)
+            \(plan.description)
+            """
+    }
+}
