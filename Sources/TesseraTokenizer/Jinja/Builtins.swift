@@ -12,7 +12,7 @@ enum JinjaBuiltins {
             "namespace": function("namespace") { args, kwargs in
                 var dict = JinjaDict()
                 if case .dict(let initial)? = args.first { dict = initial }
-                for (key, value) in kwargs.entries { dict[key] = value }
+                for entry in kwargs.entries { dict[entry.key] = entry.value }
                 return .namespace(JinjaNamespace(dict))
             },
             "dict": function("dict") { _, kwargs in .dict(kwargs) },

@@ -122,7 +122,15 @@ enum JinjaValue {
 /// `items()` and `tojson` expose). Keys are compared scalar by scalar, never by canonical
 /// equivalence. Chat-template dicts are tiny, so a linear search is the fastest lookup.
 struct JinjaDict {
-    var entries: [(key: String, value: JinjaValue)] = []
+    /// A named struct rather than a tuple: the compiler's implicit-Sendable check loops on a
+    /// tuple that contains the recursive `JinjaValue` (non-WMO optimized builds fail with
+    /// "circular reference").
+    struct Entry {
+        var key: String
+        var value: JinjaValue
+    }
+
+    var entries: [Entry] = []
 
     var isEmpty: Bool { entries.isEmpty }
 
@@ -132,7 +140,7 @@ struct JinjaDict {
             if let i = entries.firstIndex(where: { $0.key.unicodeScalars.elementsEqual(key.unicodeScalars) }) {
                 if let newValue { entries[i].value = newValue } else { entries.remove(at: i) }
             } else if let newValue {
-                entries.append((key, newValue))
+                entries.append(Entry(key: key, value: newValue))
             }
         }
     }
