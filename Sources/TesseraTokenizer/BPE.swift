@@ -11,7 +11,7 @@ struct BytePairModel: Sendable {
     /// Merges keyed by `left << 32 | right`.
     let merges: [UInt64: Merge]
     /// Raw bytes -> id of ordinary tokens; only built when `ignoreMerges` is set.
-    let wholeWords: [[UInt8]: Int32]
+    let wholeWords: [ByteKey: Int32]
     let ignoreMerges: Bool
 
     /// Words longer than this (in bytes) use the heap-based loop, shorter ones a linear scan.
@@ -20,36 +20,36 @@ struct BytePairModel: Sendable {
     /// - Parameters:
     ///   - idForToken: vocabulary keyed by the UTF-8 bytes of the GPT-2-alphabet token string
     ///     (never by `String`, whose `==` is canonical equivalence).
-    init(idForToken: [[UInt8]: Int32], merges mergeList: [(String, String)], ignoreMerges: Bool) throws {
+    init(idForToken: [ByteKey: Int32], merges mergeList: [(String, String)], ignoreMerges: Bool) throws {
         var byteTokens = [Int32](repeating: -1, count: 256)
         for byte in 0..<256 {
             let key = Array(String(ByteLevel.scalarForByte[byte]).utf8)
-            byteTokens[byte] = idForToken[key] ?? -1
+            byteTokens[byte] = idForToken[ByteKey(key)] ?? -1
         }
         var merges: [UInt64: Merge] = [:]
         merges.reserveCapacity(mergeList.count)
         for (rank, (left, right)) in mergeList.enumerated() {
             let leftKey = Array(left.utf8), rightKey = Array(right.utf8)
-            guard let l = idForToken[leftKey] else { throw TokenizerError.unknownMergeToken(rank: rank, token: left) }
-            guard let r = idForToken[rightKey] else { throw TokenizerError.unknownMergeToken(rank: rank, token: right) }
-            guard let result = idForToken[leftKey + rightKey] else {
+            guard let l = idForToken[ByteKey(leftKey)] else { throw TokenizerError.unknownMergeToken(rank: rank, token: left) }
+            guard let r = idForToken[ByteKey(rightKey)] else { throw TokenizerError.unknownMergeToken(rank: rank, token: right) }
+            guard let result = idForToken[ByteKey(leftKey + rightKey)] else {
                 throw TokenizerError.unknownMergeToken(rank: rank, token: left + right)
             }
             let key = UInt64(UInt32(l)) << 32 | UInt64(UInt32(r))
             // A repeated pair keeps its last rank, as in Hugging Face's merge map.
             merges[key] = Merge(rank: Int32(rank), result: result)
         }
-        var wholeWords: [[UInt8]: Int32] = [:]
+        var wholeWords: [ByteKey: Int32] = [:]
         if ignoreMerges {
             for (key, id) in idForToken {
-                guard let text = String(validating: key, as: UTF8.self) else { continue }
+                guard let text = String(validating: key.bytes, as: UTF8.self) else { continue }
                 var bytes: [UInt8] = []
                 var mapped = true
                 for scalar in text.unicodeScalars {
                     guard let b = ByteLevel.byte(for: scalar) else { mapped = false; break }
                     bytes.append(b)
                 }
-                if mapped { wholeWords[bytes] = id }
+                if mapped { wholeWords[ByteKey(bytes)] = id }
             }
         }
         self.byteTokens = byteTokens
@@ -65,7 +65,7 @@ struct BytePairModel: Sendable {
 
     /// Appends the tokens of one pre-tokenized word (raw bytes).
     func encodeWord(_ word: UnsafeBufferPointer<UInt8>, into out: inout [Int32]) {
-        if ignoreMerges, let id = wholeWords[Array(word)] {
+        if ignoreMerges, let id = wholeWords[ByteKey(word)] {
             out.append(id)
             return
         }

@@ -30,12 +30,12 @@ public final class Tokenizer: Sendable {
         if spec.addBOS && spec.bosTokenID == nil { throw TokenizerError.invalidSpec("addBOS is set but there is no BOS token") }
         if spec.addEOS && spec.eosTokenID == nil { throw TokenizerError.invalidSpec("addEOS is set but there is no EOS token") }
 
-        var idForToken: [[UInt8]: Int32] = [:]
+        var idForToken: [ByteKey: Int32] = [:]
         idForToken.reserveCapacity(count)
         var tokenBytes: [UInt8] = []
         var byteOffsets: [Int32] = [0]
         for (id, token) in spec.tokens.enumerated() {
-            idForToken[Array(token.utf8)] = Int32(id)
+            idForToken[ByteKey(Array(token.utf8))] = Int32(id)
             tokenBytes.append(contentsOf: ByteLevel.bytes(ofToken: token))
             byteOffsets.append(Int32(tokenBytes.count))
         }
@@ -119,7 +119,7 @@ public final class Tokenizer: Sendable {
                 model.encodeWord(word, into: &ids)
                 continue
             }
-            let key = Array(word)
+            let key = ByteKey(word)
             if let cached = cache.lookup(key) {
                 ids.append(contentsOf: cached)
             } else {

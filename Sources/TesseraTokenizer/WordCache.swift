@@ -7,7 +7,7 @@ import Foundation
 /// full it is simply emptied, which keeps the bookkeeping out of the hot path.
 final class WordCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var entries: [[UInt8]: [Int32]] = [:]
+    private var entries: [ByteKey: [Int32]] = [:]
     private let capacity: Int
 
     /// Words longer than this many bytes are not worth caching.
@@ -17,13 +17,13 @@ final class WordCache: @unchecked Sendable {
         self.capacity = capacity
     }
 
-    func lookup(_ word: [UInt8]) -> [Int32]? {
+    func lookup(_ word: ByteKey) -> [Int32]? {
         lock.lock()
         defer { lock.unlock() }
         return entries[word]
     }
 
-    func store(_ word: [UInt8], _ ids: [Int32]) {
+    func store(_ word: ByteKey, _ ids: [Int32]) {
         lock.lock()
         defer { lock.unlock() }
         if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
