@@ -13,7 +13,7 @@ public final class Tokenizer: Sendable {
     let byteOffsets: [Int32]
     let isSpecial: [Bool]
     let cache = WordCache()
-    /// Parsed once, on first use of the chat template.
+    /// The chat template, parsed once when the tokenizer is built.
     let template: TemplateBox
 
     public init(spec: TokenizerSpec) throws {
@@ -42,11 +42,12 @@ public final class Tokenizer: Sendable {
         var merges: [(String, String)] = []
         merges.reserveCapacity(spec.merges.count)
         for (rank, merge) in spec.merges.enumerated() {
-            let parts = merge.split(separator: " ", omittingEmptySubsequences: false)
+            // Split on scalars, not Characters: a space followed by a combining mark is one Character.
+            let parts = merge.unicodeScalars.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 2 else {
                 throw TokenizerError.invalidSpec("merge \(rank) (\"\(merge)\") is not two tokens separated by one space")
             }
-            merges.append((String(parts[0]), String(parts[1])))
+            merges.append((String(String.UnicodeScalarView(parts[0])), String(String.UnicodeScalarView(parts[1]))))
         }
         self.model = try BytePairModel(idForToken: idForToken, merges: merges, ignoreMerges: spec.ignoreMerges)
         var isSpecial = [Bool](repeating: false, count: count)

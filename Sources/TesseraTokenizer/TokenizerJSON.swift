@@ -176,7 +176,7 @@ struct TokenizerJSONReader {
         for (i, merge) in rawMerges.enumerated() {
             if let text = merge as? String {
                 merges.append(text)
-            } else if let pair = merge as? [String], pair.count == 2, !pair[0].contains(" "), !pair[1].contains(" ") {
+            } else if let pair = merge as? [String], pair.count == 2, !pair[0].unicodeScalars.contains(" "), !pair[1].unicodeScalars.contains(" ") {
                 merges.append(pair[0] + " " + pair[1])
             } else {
                 throw model.fail("merges[\(i)]", "expected \"left right\" or [\"left\", \"right\"] without spaces")
