@@ -11,6 +11,7 @@ struct KVCacheTests {
             #expect(cache.capacity == 20)
             #expect(cache.bytesPerToken == 2 * config.numLayers * config.kvDim * dtype.bytesPerElement)
             #expect(cache.totalBytes == cache.capacity * cache.bytesPerToken)
+            #expect(PagedKVCache.bytesPerToken(config: config, dtype: dtype) == cache.bytesPerToken)
         }
     }
 

@@ -42,6 +42,12 @@ public final class PagedKVCache: @unchecked Sendable {
 
     /// Bytes one token occupies across all layers, K and V.
     public var bytesPerToken: Int { 2 * numLayers * slotWidth * dtype.bytesPerElement }
+
+    /// Bytes per token of a cache for `config` in `dtype`, for sizing one before allocating it.
+    public static func bytesPerToken(config: ModelConfig, dtype: KVCacheDType) -> Int {
+        2 * config.numLayers * config.kvDim * dtype.bytesPerElement
+    }
+
     /// Token slots in the cache.
     public var capacity: Int { numBlocks * blockSize }
     /// Bytes allocated for all blocks.
