@@ -70,7 +70,7 @@ def bench_transformers(gguf, prompt, decode_tokens, runs):
     torch.set_num_threads(2)
     folder, name = os.path.split(gguf)
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, torch_dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32).eval()
     ids = torch.tensor([tok(prompt, add_special_tokens=False)["input_ids"]])
     results = []
     with torch.inference_mode():
