@@ -31,10 +31,11 @@ let package = Package(
         .target(name: "TesseraTokenizer"),
         .target(
             name: "TesseraModels",
-            dependencies: ["TesseraTensor", "TesseraTokenizer"]
+            dependencies: ["TesseraTensor", "TesseraTokenizer", "TesseraDistributed"]
         ),
         /// Ranks, groups and collectives: the rank grid, KV placement, in-process communicator.
-        .target(name: "TesseraDistributed", dependencies: ["TesseraModels"]),
+        /// Knows nothing of models: the forward pass (TesseraModels) depends on it, not the reverse.
+        .target(name: "TesseraDistributed"),
         .target(
             name: "TesseraEngine",
             dependencies: [
@@ -57,9 +58,9 @@ let package = Package(
         .testTarget(name: "TesseraTokenizerTests", dependencies: ["TesseraTokenizer", "TestSupport"]),
         .testTarget(
             name: "TesseraModelsTests",
-            dependencies: ["TesseraModels", "TesseraTensor", "TesseraTokenizer", "TestSupport"]
+            dependencies: ["TesseraModels", "TesseraDistributed", "TesseraTensor", "TesseraTokenizer", "TestSupport"]
         ),
-        .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed", "TesseraModels", "TestSupport"]),
+        .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed"]),
         .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraModels", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

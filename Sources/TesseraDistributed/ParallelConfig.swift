@@ -1,11 +1,9 @@
-import TesseraModels
-
 /// How a model is spread over ranks: `tp`-way tensor parallelism, with the KV cache of every
 /// sequence split `cp` ways along the sequence inside groups of ranks that share KV heads.
 ///
 /// Frozen and validated once, at construction, against the model's head counts and the KV
 /// block size; anything derived (groups, heads per rank, capacities) lives in ``RankGrid``,
-/// ``KVPlacement`` and ``KVCapacityPlan``, computed from it and never written back. The head
+/// ``KVPlacement`` and (in TesseraModels) `KVCapacityPlan`, computed from it and never written back. The head
 /// counts and block size it was checked against are kept, so a value of this type is proof
 /// that the combination is valid.
 public struct ParallelConfig: Sendable, Equatable, CustomStringConvertible {
@@ -67,15 +65,6 @@ public struct ParallelConfig: Sendable, Equatable, CustomStringConvertible {
         self.numHeads = numHeads
         self.numKVHeads = numKVHeads
         self.blockSize = blockSize
-    }
-
-    /// Validates against `model`'s head counts; see ``init(tp:cp:cpInterleave:numHeads:numKVHeads:blockSize:)``.
-    public init(
-        tp: Int, cp: Int = 1, cpInterleave: Int = 1, model: ModelConfig, blockSize: Int
-    ) throws(ParallelConfigError) {
-        try self.init(
-            tp: tp, cp: cp, cpInterleave: cpInterleave,
-            numHeads: model.numHeads, numKVHeads: model.numKVHeads, blockSize: blockSize)
     }
 
     /// Ranks in the world: one per tensor-parallel shard.

@@ -1,5 +1,4 @@
 import Testing
-import TesseraModels
 @testable import TesseraDistributed
 
 @Suite struct ParallelConfigTests {
@@ -16,9 +15,9 @@ import TesseraModels
     }
 
     @Test func acceptsTheReferenceConfigurations() throws {
-        let tp2 = try ParallelConfig(tp: 2, model: qwen3OneKV, blockSize: 16)
+        let tp2 = try ParallelConfig(tp: 2, numHeads: 16, numKVHeads: 1, blockSize: 16)
         #expect((tp2.tp, tp2.cp, tp2.cpInterleave, tp2.numHeads, tp2.numKVHeads) == (2, 1, 1, 16, 1))
-        let cp2 = try ParallelConfig(tp: 2, cp: 2, cpInterleave: 4, model: qwen3OneKV, blockSize: 16)
+        let cp2 = try ParallelConfig(tp: 2, cp: 2, cpInterleave: 4, numHeads: 16, numKVHeads: 1, blockSize: 16)
         #expect((cp2.cp, cp2.cpInterleave, cp2.blockSize) == (2, 4, 16))
         #expect(cp2.description == "tp=2 cp=2 cp_interleave=4 (16 query heads, 1 KV heads, block_size=16)")
     }

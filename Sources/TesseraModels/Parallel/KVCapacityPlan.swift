@@ -1,5 +1,5 @@
 import Foundation
-import TesseraModels
+import TesseraDistributed
 
 /// How many tokens of KV cache a memory budget buys under a ``ParallelConfig``.
 ///

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import TesseraModels
-@testable import TesseraDistributed
+import TesseraDistributed
+@testable import TesseraModels
 
 @Suite struct KVCapacityPlanTests {
     /// The reference deployment of DESIGN.md: bf16 KV, block 16, 13,609,107,456 bytes per rank, 8192 tokens.
