@@ -30,4 +30,68 @@ public protocol WeightSource: Sendable {
     /// Rows `rows` of a tensor viewed as `[shape[0], rest]`, dequantised to f32.
     /// Lets a rank read only its shard of a weight.
     func load(_ name: String, rows: Range<Int>) throws -> Tensor
+
+    /// Rows `rows`, columns `columns` of a tensor viewed as `[shape[0], rest]` (a column
+    /// indexes the flattened rest), dequantised to f32, shape `[rows.count, columns.count]`.
+    /// Lets a rank read only its shard of a row-parallel weight (`o_proj`, `down_proj`).
+    /// The default reads bounded chunks of whole rows and copies out the columns.
+    func load(_ name: String, rows: Range<Int>, columns: Range<Int>) throws -> Tensor
+}
+
+extension WeightSource {
+    public func load(_ name: String, rows: Range<Int>, columns: Range<Int>) throws -> Tensor {
+        let width = try checkSlice(name, rows: rows, columns: columns)
+        var data = [Float](repeating: 0, count: rows.count * columns.count)
+        // Whole rows per read, at most about 1 Mi floats (4 MiB) at a time, so a rank never
+        // holds more than that of the parts of the matrix it does not keep.
+        let rowsPerRead = max(1, (1 << 20) / max(1, width))
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let end = min(rows.upperBound, start + rowsPerRead)
+            let chunk = try load(name, rows: start..<end)
+            guard chunk.count == (end - start) * width else {
+                throw WeightSliceError.unexpectedSize(tensor: name, rows: start..<end, expected: (end - start) * width, actual: chunk.count)
+            }
+            for row in start..<end {
+                let from = (row - start) * width + columns.lowerBound
+                let to = (row - rows.lowerBound) * columns.count
+                for i in 0..<columns.count { data[to + i] = chunk.data[from + i] }
+            }
+            start = end
+        }
+        return Tensor(shape: [rows.count, columns.count], data: data)
+    }
+
+    /// Checks `rows` and `columns` against the tensor's shape and returns its row width.
+    package func checkSlice(_ name: String, rows: Range<Int>, columns: Range<Int>) throws(WeightSliceError) -> Int {
+        guard let info = tensorInfos[name], let rowCount = info.shape.first else {
+            throw .notAMatrix(tensor: name, shape: tensorInfos[name]?.shape)
+        }
+        let width = info.shape.dropFirst().reduce(1, *)
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount, columns.lowerBound >= 0, columns.upperBound <= width else {
+            throw .outOfRange(tensor: name, rows: rows, columns: columns, shape: [rowCount, width])
+        }
+        return width
+    }
+}
+
+/// Why a rows-and-columns slice of a weight cannot be read.
+public enum WeightSliceError: Error, CustomStringConvertible, Equatable {
+    /// The tensor is unknown (`shape` nil) or a scalar.
+    case notAMatrix(tensor: String, shape: [Int]?)
+    case outOfRange(tensor: String, rows: Range<Int>, columns: Range<Int>, shape: [Int])
+    case unexpectedSize(tensor: String, rows: Range<Int>, expected: Int, actual: Int)
+
+    public var description: String {
+        switch self {
+        case let .notAMatrix(tensor, shape):
+            if let shape { "tensor '\(tensor)' of shape \(shape) has no rows and columns to slice" }
+            else { "no tensor named '\(tensor)'" }
+        case let .outOfRange(tensor, rows, columns, shape):
+            "rows \(rows.lowerBound)..<\(rows.upperBound), columns \(columns.lowerBound)..<\(columns.upperBound) "
+                + "of tensor '\(tensor)' are out of range (viewed as \(shape[0]) x \(shape[1]))"
+        case let .unexpectedSize(tensor, rows, expected, actual):
+            "rows \(rows.lowerBound)..<\(rows.upperBound) of tensor '\(tensor)' came back with \(actual) values, expected \(expected)"
+        }
+    }
 }

@@ -98,6 +98,27 @@ public struct GGUFWeightSource: WeightSource {
         return Tensor(shape: [rows.count] + shape.dropFirst(), data: data)
     }
 
+    /// Dequantises only the blocks covering the requested columns of each row (rows of a
+    /// permuted Q/K tensor are read from where they were stored).
+    public func load(_ name: String, rows: Range<Int>, columns: Range<Int>) throws -> Tensor {
+        let entry = try entry(name)
+        let tensor = entry.tensor
+        _ = try file.loadableDType(of: tensor)
+        let width = try checkSlice(name, rows: rows, columns: columns)
+        let headDim = entry.rotaryHeads.map { tensor.shape[0] / $0 }
+        let count = rows.count * columns.count
+        let data = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for (index, row) in rows.enumerated() {
+                let stored = headDim.map { Self.storedRow(row, headDim: $0) } ?? row
+                let start = stored * width + columns.lowerBound
+                let slice = UnsafeMutableBufferPointer(rebasing: buffer[(index * columns.count)..<((index + 1) * columns.count)])
+                try file.dequantize(tensor, elements: start..<(start + columns.count), into: slice)
+            }
+            initialized = count
+        }
+        return Tensor(shape: [rows.count, columns.count], data: data)
+    }
+
     /// Where llama.cpp's converter stored Hugging Face row `row` of a rotary projection.
     static func storedRow(_ row: Int, headDim: Int) -> Int {
         let half = headDim / 2

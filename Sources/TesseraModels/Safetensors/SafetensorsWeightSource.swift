@@ -114,6 +114,23 @@ public struct SafetensorsWeightSource: WeightSource {
         return Tensor(shape: shape, data: data)
     }
 
+    /// Converts only the requested columns of each row, straight from the mapped file.
+    public func load(_ name: String, rows: Range<Int>, columns: Range<Int>) throws -> Tensor {
+        let (file, info) = try location(name)
+        _ = try file.loadableDType(of: info)
+        let width = try checkSlice(name, rows: rows, columns: columns)
+        let count = rows.count * columns.count
+        let data = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for (index, row) in rows.enumerated() {
+                let start = row * width + columns.lowerBound
+                let slice = UnsafeMutableBufferPointer(rebasing: buffer[(index * columns.count)..<((index + 1) * columns.count)])
+                try file.convert(info, elements: start..<(start + columns.count), into: slice)
+            }
+            initialized = count
+        }
+        return Tensor(shape: [rows.count, columns.count], data: data)
+    }
+
     private func location(_ name: String) throws -> (SafetensorsFile, SafetensorsTensorInfo) {
         guard let location = locations[name] else {
             throw ModelFileError.missingTensor(file: origin, name: name)
