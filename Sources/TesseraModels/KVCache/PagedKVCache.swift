@@ -1,7 +1,7 @@
 import TesseraTensor
 
 /// Paged KV storage of one rank: per layer, K and V blocks of `blockSize` token slots, each
-/// slot `numKVHeads * headDim` values in `dtype`.
+/// slot `numKVHeads * headDim` values in `dtype`, `numKVHeads` being the heads this rank holds.
 ///
 /// Physical slot `s` of a layer is block `s / blockSize`, offset `s % blockSize`; the slots of
 /// one block are contiguous. Which blocks a sequence uses is the caller's business (the block
@@ -16,6 +16,7 @@ public final class PagedKVCache: @unchecked Sendable {
     public let numLayers: Int
     /// Values per token slot: `numKVHeads * headDim`.
     public let slotWidth: Int
+    /// KV heads stored per slot: the rank's share (all of the model's on a single rank).
     public let numKVHeads: Int
     public let headDim: Int
 
@@ -23,16 +24,25 @@ public final class PagedKVCache: @unchecked Sendable {
     private let storage: UnsafeMutableRawPointer
     private let bytesPerLayerPart: Int
 
-    public init(config: ModelConfig, numBlocks: Int, blockSize: Int, dtype: KVCacheDType) {
+    /// A cache for all of `config`'s KV heads (one rank, no tensor parallelism).
+    public convenience init(config: ModelConfig, numBlocks: Int, blockSize: Int, dtype: KVCacheDType) {
+        self.init(config: config, numBlocks: numBlocks, blockSize: blockSize, dtype: dtype, kvHeads: config.numKVHeads)
+    }
+
+    /// A cache for `kvHeads` KV heads of `config` (a rank's share under tensor parallelism).
+    /// With context parallelism, `numBlocks` counts this rank's physical blocks: each holds
+    /// `blockSize` of the tokens this rank owns, so the CP group holds `cp` times as many.
+    public init(config: ModelConfig, numBlocks: Int, blockSize: Int, dtype: KVCacheDType, kvHeads: Int) {
         precondition(numBlocks >= 0 && blockSize > 0, "numBlocks=\(numBlocks) must be >= 0 and blockSize=\(blockSize) > 0")
+        precondition(kvHeads > 0 && kvHeads <= config.numKVHeads, "kvHeads=\(kvHeads) outside 1...\(config.numKVHeads)")
         self.numBlocks = numBlocks
         self.blockSize = blockSize
         self.dtype = dtype
         self.numLayers = config.numLayers
-        self.numKVHeads = config.numKVHeads
+        self.numKVHeads = kvHeads
         self.headDim = config.headDim
-        self.slotWidth = config.kvDim
-        self.bytesPerLayerPart = numBlocks * blockSize * config.kvDim * dtype.bytesPerElement
+        self.slotWidth = kvHeads * config.headDim
+        self.bytesPerLayerPart = numBlocks * blockSize * slotWidth * dtype.bytesPerElement
         let total = max(1, 2 * numLayers * bytesPerLayerPart)
         storage = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 64)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: total)
@@ -43,7 +53,8 @@ public final class PagedKVCache: @unchecked Sendable {
     /// Bytes one token occupies across all layers, K and V.
     public var bytesPerToken: Int { 2 * numLayers * slotWidth * dtype.bytesPerElement }
 
-    /// Bytes per token of a cache for `config` in `dtype`, for sizing one before allocating it.
+    /// Bytes per token of a single-rank cache for `config` in `dtype`, for sizing one before
+    /// allocating it (per rank under parallelism: `KVCapacityPlan.bytesPerTokenPerRank`).
     public static func bytesPerToken(config: ModelConfig, dtype: KVCacheDType) -> Int {
         2 * config.numLayers * config.kvDim * dtype.bytesPerElement
     }

@@ -3,8 +3,13 @@ extension TransformerModel {
     func validate(_ batch: ForwardBatch, cache: PagedKVCache) throws {
         func fail(_ why: String) -> TransformerError { .invalidBatch(why) }
         let n = batch.tokens.count
-        guard cache.numLayers == config.numLayers, cache.slotWidth == config.kvDim else {
-            throw fail("cache has \(cache.numLayers) layers of width \(cache.slotWidth), model needs \(config.numLayers) of \(config.kvDim)")
+        let slotWidth = attention.kvDim
+        guard cache.numLayers == config.numLayers, cache.slotWidth == slotWidth else {
+            throw fail("cache has \(cache.numLayers) layers of width \(cache.slotWidth), rank \(rank.rank) needs \(config.numLayers) of \(slotWidth) (\(attention.numKVHeads) KV heads)")
+        }
+        let placement = attention.placement
+        guard cache.blockSize % placement.interleave == 0 else {
+            throw fail("cache block size \(cache.blockSize) is not a multiple of cp_interleave=\(placement.interleave)")
         }
         guard batch.positions.count == n else {
             throw fail("\(n) tokens but \(batch.positions.count) positions")
@@ -29,10 +34,12 @@ extension TransformerModel {
                     throw fail("sequence \(s) row \(row) has position \(batch.positions[row]), expected contextLength + \(k) = \(span.contextLength + k)")
                 }
             }
+            // Logical blocks of blockSize * cp tokens (blockSize with cp = 1), valid on every rank.
             let length = span.contextLength + range.count
-            let blocksNeeded = (length + cache.blockSize - 1) / cache.blockSize
+            let blocksNeeded = placement.logicalBlocks(for: length, blockSize: cache.blockSize)
             guard span.blockTable.count >= blocksNeeded else {
-                throw fail("sequence \(s) needs \(blocksNeeded) blocks for \(length) tokens, block table has \(span.blockTable.count)")
+                let perBlock = placement.cp > 1 ? " (logical blocks of \(cache.blockSize) x cp=\(placement.cp) tokens)" : ""
+                throw fail("sequence \(s) needs \(blocksNeeded) blocks for \(length) tokens\(perBlock), block table has \(span.blockTable.count)")
             }
             if let bad = span.blockTable.prefix(blocksNeeded).first(where: { $0 < 0 || $0 >= cache.numBlocks }) {
                 throw fail("sequence \(s) block id \(bad) outside the cache's \(cache.numBlocks) blocks")

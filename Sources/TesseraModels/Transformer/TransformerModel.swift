@@ -1,35 +1,63 @@
 import Foundation
+import TesseraDistributed
 import TesseraTensor
 
 /// The f32 forward pass of the Llama family (SmolLM2, Llama, Mistral-style GQA) and Qwen3
-/// over a paged KV cache.
+/// over a paged KV cache, on one rank of a tensor- and context-parallel group
+/// (`RankContext`); a single rank is a group of one running the same code.
+///
+/// Every rank of the group builds its own model (loading only its shard of the weights,
+/// `RankShards`) and cache, and calls `forward` with the same batches in the same order; the
+/// collectives inside keep them in step, and every rank returns the same full logits.
 ///
 /// Immutable after init; `forward` allocates its scratch per call, so concurrent calls with
-/// different caches are safe.
+/// different caches are safe on a single rank (a parallel rank's collectives must of course be
+/// called in the same order on every rank).
 public final class TransformerModel: @unchecked Sendable {
     public let config: ModelConfig
+    public let rank: RankContext
+    /// What this rank holds of each weight.
+    public let shards: RankShards
     let weights: TransformerWeights
     let attention: Attention
     let inverseFrequencies: [Float]
+    /// Worker threads of the per-row attention: this rank's share of the cores.
+    let attentionThreads: Int
 
-    /// Loads every weight as f32 and checks its shape; errors name the offending tensor.
+    /// One rank: loads every weight as f32 and checks its shape; errors name the offending tensor.
     public convenience init(config: ModelConfig, weights source: any WeightSource) throws {
-        try self.init(config: config, weights: source, denseAttentionThreshold: nil)
+        try self.init(config: config, weights: source, rank: nil, denseAttentionThreshold: nil)
+    }
+
+    /// Rank `rank.rank` of a parallel group: loads this rank's shard of every weight.
+    ///
+    /// With `tp > 1` this pins OpenBLAS to one thread (`BLAS.setThreads(1)`, process-wide):
+    /// the ranks are threads of one process, each calling sgemm/sgemv, and OpenBLAS's own
+    /// threads on top of them would oversubscribe the cores many times over.
+    public convenience init(config: ModelConfig, weights source: any WeightSource, rank: RankContext) throws {
+        try self.init(config: config, weights: source, rank: rank, denseAttentionThreshold: nil)
     }
 
     /// `denseAttentionThreshold`: rows from which a sequence's attention uses sgemm, and
     /// `denseRowChunk` the query rows per product (tests set them to run every attention path
-    /// on the same inputs); nil keeps the defaults.
-    init(config: ModelConfig, weights source: any WeightSource, denseAttentionThreshold: Int?,
-         denseRowChunk: Int? = nil) throws {
+    /// on the same inputs); nil keeps the defaults. `rank` nil: a single rank.
+    init(config: ModelConfig, weights source: any WeightSource, rank: RankContext? = nil,
+         denseAttentionThreshold: Int?, denseRowChunk: Int? = nil) throws {
         try Self.validate(config)
+        let rank = try rank ?? RankContext.single(model: config)
+        let shards = try RankShards(model: config, parallel: rank.parallel, rank: rank.rank)
+        if rank.parallel.tp > 1 { BLAS.setThreads(1) }
         self.config = config
-        weights = try TransformerWeights(config: config, source: source)
-        var attention = Attention(numHeads: config.numHeads, numKVHeads: config.numKVHeads, headDim: config.headDim)
+        self.rank = rank
+        self.shards = shards
+        weights = try TransformerWeights(config: config, source: source, shards: shards)
+        var attention = Attention(numHeads: shards.queryHeads.count, numKVHeads: shards.kvHeads.count,
+                                  headDim: config.headDim, placement: rank.placement, cpRank: rank.cpRank)
         if let threshold = denseAttentionThreshold { attention.denseThreshold = threshold }
         if let chunk = denseRowChunk { attention.denseRowChunk = max(1, chunk) }
         self.attention = attention
         inverseFrequencies = Rotary.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta)
+        attentionThreads = max(1, ProcessInfo.processInfo.activeProcessorCount / rank.parallel.tp)
     }
 
     static func validate(_ c: ModelConfig) throws {
@@ -47,9 +75,16 @@ public final class TransformerModel: @unchecked Sendable {
         guard c.ropeTheta > 0 else { throw fail("ropeTheta=\(c.ropeTheta) must be positive") }
     }
 
-    /// Runs the batch, writes the new tokens' K/V into `cache` at their slots
-    /// (`blockTable[pos / blockSize] * blockSize + pos % blockSize`) and returns logits
-    /// `[logitIndices.count, vocabSize]`.
+    /// Runs the batch and returns logits `[logitIndices.count, vocabSize]` (the full
+    /// vocabulary, on every rank). The new tokens' K/V go into `cache` on the rank of the CP
+    /// group that owns them (`KVPlacement`), at local slot
+    /// `blockTable[localIndex / blockSize] * blockSize + localIndex % blockSize`; with cp = 1
+    /// the local index is the position.
+    ///
+    /// The batch must be the same on every rank: global positions, `contextLength` the cached
+    /// tokens of the sequence (global count), block tables of logical blocks of
+    /// `blockSize * cp` tokens. A collective failing on any rank ends the call with an error
+    /// on every rank.
     public func forward(_ batch: ForwardBatch, cache: PagedKVCache) throws -> Tensor {
         try validate(batch, cache: cache)
         let c = config
@@ -58,103 +93,45 @@ public final class TransformerModel: @unchecked Sendable {
         guard n > 0 else { return Tensor(zeros: [logitRows, c.vocabSize]) }
 
         let maxSequenceRows = batch.sequences.map(\.tokenRange.count).max() ?? 0
-        let ws = Workspace(config: c, rows: n)
+        let ws = Workspace(config: c, shards: shards, rows: n)
         let attentionScratch = AttentionScratch(
-            rows: n, numHeads: c.numHeads, headDim: c.headDim, maxSequenceRows: maxSequenceRows,
-            blockSize: cache.blockSize, threads: ProcessInfo.processInfo.activeProcessorCount,
-            denseSpans: attention.denseSpans(batch.sequences), denseRowChunk: attention.denseRowChunk)
+            rows: n, numHeads: attention.numHeads, headDim: c.headDim, cpSize: attention.cpSize, combine: rank.cpCombine,
+            maxSequenceRows: maxSequenceRows, blockSize: cache.blockSize, threads: attentionThreads,
+            dense: DenseAttention.scratchSizes(for: batch.sequences, attention: attention))
         let (cosines, sines) = Rotary.table(positions: batch.positions, inverseFrequencies: inverseFrequencies)
 
-        let hidden = c.hiddenSize
-        for (row, token) in batch.tokens.enumerated() {
-            (ws.residual.pointer + row * hidden).update(from: weights.embedding.pointer + token * hidden, count: hidden)
-        }
+        try embed(batch.tokens, into: ws.residual.pointer)
         let qScale = 1 / Float(c.headDim).squareRoot()
-        cosines.withUnsafeBufferPointer { cosBuffer in
-            sines.withUnsafeBufferPointer { sinBuffer in
+        try cosines.withUnsafeBufferPointer { cosBuffer in
+            try sines.withUnsafeBufferPointer { sinBuffer in
                 for (index, layer) in weights.layers.enumerated() {
-                    runLayer(index, layer, rows: n, batch: batch, cache: cache, ws: ws, attentionScratch: attentionScratch,
-                             cos: cosBuffer.baseAddress!, sin: sinBuffer.baseAddress!, qScale: qScale)
+                    try runLayer(index, layer, rows: n, batch: batch, cache: cache, ws: ws, attentionScratch: attentionScratch,
+                                 cos: cosBuffer.baseAddress!, sin: sinBuffer.baseAddress!, qScale: qScale)
                 }
             }
         }
-
-        // Final norm and LM head only for the rows that need logits: the vocab GEMM dominates.
-        var logits = Tensor(zeros: [logitRows, c.vocabSize])
-        guard logitRows > 0 else { return logits }
-        let selected = FloatStorage(count: logitRows * hidden)
-        for (k, row) in batch.logitIndices.enumerated() {
-            RMSNorm.apply(ws.residual.pointer + row * hidden, weight: weights.finalNorm.pointer, eps: c.rmsNormEps,
-                          into: selected.pointer + k * hidden, rows: 1, dim: hidden)
-        }
-        logits.data.withUnsafeMutableBufferPointer { out in
-            BLAS.linear(selected.pointer, rows: logitRows, inner: hidden, weight: weights.lmHead.pointer,
-                        outer: c.vocabSize, into: out.baseAddress!)
-        }
-        return logits
-    }
-
-    private func runLayer(
-        _ index: Int, _ w: LayerWeights, rows n: Int, batch: ForwardBatch, cache: PagedKVCache, ws: Workspace,
-        attentionScratch: AttentionScratch, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, qScale: Float
-    ) {
-        let c = config
-        let hidden = c.hiddenSize
-        let width = attention.qkvWidth
-        let qkv = ws.qkv.pointer
-
-        RMSNorm.apply(ws.residual.pointer, weight: w.inputNorm.pointer, eps: c.rmsNormEps,
-                      into: ws.normed.pointer, rows: n, dim: hidden)
-        BLAS.linear(ws.normed.pointer, rows: n, inner: hidden, weight: w.qkv.pointer, outer: width, into: qkv)
-        if let qNorm = w.qNorm, let kNorm = w.kNorm {
-            // Qwen3: RMSNorm over every query and key head, before rotary.
-            for row in 0..<n {
-                let q = qkv + row * width
-                RMSNorm.apply(q, inStride: c.headDim, weight: qNorm.pointer, eps: c.rmsNormEps,
-                              into: q, outStride: c.headDim, rows: c.numHeads, dim: c.headDim)
-                let k = q + c.qDim
-                RMSNorm.apply(k, inStride: c.headDim, weight: kNorm.pointer, eps: c.rmsNormEps,
-                              into: k, outStride: c.headDim, rows: c.numKVHeads, dim: c.headDim)
-            }
-        }
-        Rotary.apply(qkv, rows: n, rowStride: width, heads: c.numHeads, headDim: c.headDim, cos: cos, sin: sin)
-        Rotary.apply(qkv + c.qDim, rows: n, rowStride: width, heads: c.numKVHeads, headDim: c.headDim, cos: cos, sin: sin)
-        for row in 0..<n {
-            VectorOps.scale(qkv + row * width, by: qScale, count: c.qDim)
-        }
-
-        attention.run(layer: index, qkv: qkv, rows: n, sequences: batch.sequences, cache: cache,
-                      scratch: attentionScratch, into: ws.attention.pointer)
-        BLAS.linear(ws.attention.pointer, rows: n, inner: c.qDim, weight: w.output.pointer, outer: hidden,
-                    into: ws.residual.pointer, accumulate: true)
-
-        RMSNorm.apply(ws.residual.pointer, weight: w.postNorm.pointer, eps: c.rmsNormEps,
-                      into: ws.normed.pointer, rows: n, dim: hidden)
-        let inter = c.intermediateSize
-        BLAS.linear(ws.normed.pointer, rows: n, inner: hidden, weight: w.gateUp.pointer, outer: 2 * inter,
-                    into: ws.gateUp.pointer)
-        SwiGLU.apply(gate: ws.gateUp.pointer, up: ws.gateUp.pointer + inter, inStride: 2 * inter,
-                     into: ws.activation.pointer, rows: n, width: inter)
-        BLAS.linear(ws.activation.pointer, rows: n, inner: inter, weight: w.down.pointer, outer: hidden,
-                    into: ws.residual.pointer, accumulate: true)
+        return try logits(residual: ws.residual.pointer, rows: batch.logitIndices)
     }
 }
 
-/// Activations of one forward pass, reused by every layer.
+/// Activations of one forward pass on one rank, reused by every layer.
 final class Workspace {
-    let residual: FloatStorage    // [rows, hidden]
+    let residual: FloatStorage    // [rows, hidden], identical on every rank
     let normed: FloatStorage      // [rows, hidden]
-    let qkv: FloatStorage         // [rows, qDim + 2 kvDim]
-    let attention: FloatStorage   // [rows, qDim]
-    let gateUp: FloatStorage      // [rows, 2 intermediate]
-    let activation: FloatStorage  // [rows, intermediate]
+    let qkv: FloatStorage         // [rows, (hq + 2 hkv) headDim], this rank's heads
+    let attention: FloatStorage   // [rows, hq headDim]
+    let gateUp: FloatStorage      // [rows, 2 slice]
+    let activation: FloatStorage  // [rows, slice]
 
-    init(config c: ModelConfig, rows n: Int) {
+    init(config c: ModelConfig, shards: RankShards, rows n: Int) {
+        let qDim = shards.queryHeads.count * c.headDim
+        let kvDim = shards.kvHeads.count * c.headDim
+        let slice = shards.intermediate.count
         residual = FloatStorage(count: n * c.hiddenSize)
         normed = FloatStorage(count: n * c.hiddenSize)
-        qkv = FloatStorage(count: n * (c.qDim + 2 * c.kvDim))
-        attention = FloatStorage(count: n * c.qDim)
-        gateUp = FloatStorage(count: n * 2 * c.intermediateSize)
-        activation = FloatStorage(count: n * c.intermediateSize)
+        qkv = FloatStorage(count: n * (qDim + 2 * kvDim))
+        attention = FloatStorage(count: n * qDim)
+        gateUp = FloatStorage(count: n * 2 * slice)
+        activation = FloatStorage(count: n * slice)
     }
 }
