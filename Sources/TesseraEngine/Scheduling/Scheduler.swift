@@ -1,0 +1,177 @@
+/// One sequence's share of a step: tokens `[start, start + count)` of its `tokens`.
+struct ScheduledChunk {
+    let sequence: EngineSequence
+    let start: Int
+    let count: Int
+    /// The chunk reaches the end of the known tokens: its last row's logits give the next token.
+    var needsLogits: Bool { start + count == sequence.tokens.count }
+}
+
+/// What the scheduler decided for one step.
+struct StepPlan {
+    var chunks: [ScheduledChunk] = []
+    /// Sequences sent back to the waiting queue this step (their blocks are freed).
+    var preempted: [EngineSequence] = []
+    var tokenCount: Int { chunks.reduce(0) { $0 + $1.count } }
+}
+
+/// FCFS continuous batching over the paged cache.
+///
+/// Each step: every running decode gets its token first, then running prompts get chunks of
+/// what budget is left (oldest first), then waiting sequences are admitted in arrival order
+/// while the budget, `maxNumSeqs` and the free blocks allow. A sequence that needs a block when
+/// none is free preempts the newest running sequence (recompute: blocks freed, back to the head
+/// of the waiting queue). Admission never skips ahead of the oldest waiting sequence.
+struct Scheduler {
+    let options: EngineOptions
+    private(set) var blocks: BlockManager
+    private(set) var waiting: [EngineSequence] = []
+    /// In admission order: the last one is the first to be preempted.
+    private(set) var running: [EngineSequence] = []
+
+    private(set) var preemptionCount = 0
+    /// Prompt tokens looked up in the prefix cache at admission, and those found.
+    private(set) var prefixQueryTokens = 0
+    private(set) var prefixHitTokens = 0
+    private(set) var peakBlocksUsed = 0
+
+    init(options: EngineOptions, numBlocks: Int, tokensPerBlock: Int) {
+        self.options = options
+        blocks = BlockManager(numBlocks: numBlocks, tokensPerBlock: tokensPerBlock, cachingEnabled: options.enablePrefixCaching)
+    }
+
+    var tokensPerBlock: Int { blocks.tokensPerBlock }
+    var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
+
+    mutating func add(_ sequence: EngineSequence) {
+        sequence.status = .waiting
+        waiting.append(sequence)
+    }
+
+    /// Plans the next step. Empty only when nothing waits or runs.
+    mutating func schedule() -> StepPlan {
+        var plan = StepPlan()
+        var budget = options.maxNumBatchedTokens
+        let order = running.filter(\.isDecoding) + running.filter { !$0.isDecoding }
+        for sequence in order where budget > 0 && sequence.status == .running {
+            if let count = grow(sequence, wanting: min(sequence.uncomputed, budget), plan: &plan, budget: &budget) {
+                plan.chunks.append(ScheduledChunk(sequence: sequence, start: sequence.numComputed, count: count))
+                budget -= count
+            }
+        }
+        // After a preemption the cache is full: admitting now would only thrash.
+        if plan.preempted.isEmpty {
+            admit(plan: &plan, budget: &budget)
+        }
+        peakBlocksUsed = max(peakBlocksUsed, blocks.usedCount)
+        return plan
+    }
+
+    /// Makes room for `wanted` more tokens of a running sequence, preempting the newest running
+    /// sequences as needed; returns how many tokens it may run (a prompt chunk may shrink to
+    /// the blocks there are), or nil when it was preempted itself.
+    private mutating func grow(_ sequence: EngineSequence, wanting wanted: Int, plan: inout StepPlan, budget: inout Int) -> Int? {
+        var count = wanted
+        while true {
+            let missing = blocks.blocksNeeded(tokens: sequence.numComputed + count) - sequence.blockTable.count
+            if missing <= blocks.freeCount {
+                if missing > 0 { sequence.blockTable += blocks.allocate(missing)! }
+                return count
+            }
+            if !sequence.isDecoding {
+                // Room in the blocks it has plus the free ones.
+                let room = (sequence.blockTable.count + blocks.freeCount) * tokensPerBlock - sequence.numComputed
+                if room > 0 {
+                    count = min(count, room)
+                    continue
+                }
+            }
+            let victim = running.last!
+            preempt(victim, plan: &plan, budget: &budget)
+            if victim === sequence { return nil }
+        }
+    }
+
+    private mutating func preempt(_ sequence: EngineSequence, plan: inout StepPlan, budget: inout Int) {
+        running.removeLast()
+        if let index = plan.chunks.firstIndex(where: { $0.sequence === sequence }) {
+            budget += plan.chunks[index].count
+            plan.chunks.remove(at: index)
+        }
+        blocks.release(sequence.blockTable)
+        sequence.blockTable = []
+        sequence.numComputed = 0
+        sequence.numRegistered = 0
+        sequence.preemptions += 1
+        sequence.status = .waiting
+        // Everything waiting arrived after every running sequence: the head keeps FCFS order.
+        waiting.insert(sequence, at: 0)
+        plan.preempted.append(sequence)
+        preemptionCount += 1
+    }
+
+    private mutating func admit(plan: inout StepPlan, budget: inout Int) {
+        while budget > 0, running.count < options.maxNumSeqs, let sequence = waiting.first {
+            // Alone, a sequence may take every block (it always fits: requests are capped).
+            let reserve = running.isEmpty ? 0 : Int(Double(blocks.numBlocks) * options.admissionWatermark)
+            BlockHash.extend(&sequence.blockHashes, tokens: sequence.tokens, tokensPerBlock: tokensPerBlock)
+            // At least one token must run to produce logits: never reuse the whole sequence.
+            let hits = blocks.cachedPrefix(
+                hashes: sequence.blockHashes, tokens: sequence.tokens,
+                maxBlocks: (sequence.tokens.count - 1) / tokensPerBlock)
+            let cached = hits.count * tokensPerBlock
+            let available = blocks.freeCount(afterReusing: hits) - reserve
+            let room = available * tokensPerBlock
+            let count = min(sequence.tokens.count - cached, budget, room)
+            guard count > 0 else { break }
+
+            waiting.removeFirst()
+            blocks.reuse(hits)
+            sequence.blockTable = hits + blocks.allocate(blocks.blocksNeeded(tokens: cached + count) - hits.count)!
+            sequence.numComputed = cached
+            sequence.numRegistered = hits.count
+            sequence.status = .running
+            if sequence.cachedPromptTokens == nil {
+                sequence.cachedPromptTokens = cached
+                prefixQueryTokens += sequence.tokens.count
+                prefixHitTokens += cached
+            }
+            running.append(sequence)
+            plan.chunks.append(ScheduledChunk(sequence: sequence, start: cached, count: count))
+            budget -= count
+        }
+    }
+
+    /// Records that the plan's chunks ran: their tokens are now cached, and the full blocks
+    /// they completed enter the prefix cache.
+    mutating func completed(_ plan: StepPlan) {
+        for chunk in plan.chunks {
+            let sequence = chunk.sequence
+            sequence.numComputed = chunk.start + chunk.count
+            BlockHash.extend(&sequence.blockHashes, tokens: sequence.tokens, tokensPerBlock: tokensPerBlock)
+            let full = sequence.numComputed / tokensPerBlock
+            while sequence.numRegistered < full {
+                let i = sequence.numRegistered
+                let range = (i * tokensPerBlock)..<((i + 1) * tokensPerBlock)
+                blocks.register(sequence.blockTable[i], hash: sequence.blockHashes[i],
+                                parent: i == 0 ? BlockHash.root : sequence.blockHashes[i - 1],
+                                tokens: sequence.tokens[range])
+                sequence.numRegistered += 1
+            }
+        }
+    }
+
+    /// Removes a finished or aborted sequence wherever it is and frees its blocks.
+    mutating func remove(_ sequence: EngineSequence) {
+        if let index = running.firstIndex(where: { $0 === sequence }) {
+            running.remove(at: index)
+        } else if let index = waiting.firstIndex(where: { $0 === sequence }) {
+            waiting.remove(at: index)
+        }
+        blocks.release(sequence.blockTable)
+        sequence.blockTable = []
+        sequence.status = .finished
+    }
+
+    mutating func resetPrefixCache() { blocks.resetPrefixCache() }
+}

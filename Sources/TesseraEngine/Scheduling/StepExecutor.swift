@@ -1,0 +1,23 @@
+import TesseraModels
+import TesseraTensor
+
+/// What the engine core needs from whatever runs the model: one blocking forward per step.
+///
+/// `ModelRunner` (all ranks, any tp/cp) conforms; tests use a single-rank executor. Block ids
+/// are physical ids valid on every rank of a CP group: a logical block holds
+/// `blockSize * contextParallelSize` consecutive tokens (DESIGN.md, "KV placement").
+public protocol StepExecutor: AnyObject, Sendable {
+    var config: ModelConfig { get }
+    /// Physical KV blocks per rank.
+    var numBlocks: Int { get }
+    /// Tokens per physical block on one rank.
+    var blockSize: Int { get }
+    var contextParallelSize: Int { get }
+    /// Runs one step; returns logits `[batch.logitIndices.count, vocab]` in logitIndices order.
+    func forward(_ batch: ForwardBatch) throws -> Tensor
+}
+
+extension StepExecutor {
+    /// Tokens one logical block (one block-table entry) holds across the CP group.
+    public var tokensPerBlock: Int { blockSize * contextParallelSize }
+}
