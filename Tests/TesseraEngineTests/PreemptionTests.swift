@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import TesseraModels
+@testable import TesseraEngine
+
+@Suite struct PreemptionTests {
+    static let lengths = [7, 19, 3, 30, 11, 24, 5, 16, 9, 22]
+
+    static func requests(_ params: SamplingParams) -> [EngineRequest] {
+        lengths.enumerated().map { i, length in
+            EngineRequest(id: "p\(i)", promptIDs: randomPrompt(length, seed: 50 + UInt64(i)), params: params)
+        }
+    }
+
+    /// 10 sequences of up to 30 + 16 tokens in a cache of 16 blocks of 4 (64 tokens): they
+    /// preempt each other all along, and still produce what an ample cache produces, greedy and
+    /// seeded alike (the sampler's random state stays with the sequence).
+    @Test(arguments: [false, true], [false, true])
+    func aCacheTooSmallGivesTheSameOutputs(seeded: Bool, caching: Bool) async throws {
+        let model = try EngineModels.tinyLlama.get()
+        let params = seeded
+            ? SamplingParams(temperature: 1, topP: 0.9, seed: 11, maxTokens: 16, ignoreEOS: true)
+            : SamplingParams(maxTokens: 16, ignoreEOS: true)
+        let requests = Self.requests(params)
+        let options = EngineOptions(maxNumBatchedTokens: 24, maxNumSeqs: 10, enablePrefixCaching: caching)
+        let (ample, _) = try EngineModels.engine(model, numBlocks: 200, options: options)
+        let expected = try await runAll(ample, requests)
+        #expect(ample.stats.preemptions == 0)
+        ample.shutdown()
+
+        let (small, _) = try EngineModels.engine(model, numBlocks: 16, options: options)
+        defer { small.shutdown() }
+        let outputs = try await runAll(small, requests)
+        #expect(outputs.map(\.ids) == expected.map(\.ids))
+        #expect(outputs.allSatisfy { $0.finish == .length && $0.ids.count == 16 })
+        let stats = small.stats
+        #expect(stats.preemptions > 0)
+        #expect(outputs.map(\.preemptions).reduce(0, +) == stats.preemptions)
+        #expect(stats.peakBlocksUsed <= 16)
+        #expect(stats.blocksUsed == 0, "every block free at the end")
+    }
+
+    /// Requests aborted at random moments (queued, prefilling, decoding, preempted) end with
+    /// `abort`; the rest finish with the outputs of an undisturbed run; no block leaks.
+    @Test(arguments: [1, 2, 3])
+    func randomAbortsMidFlightLeakNothing(seed: UInt64) async throws {
+        let model = try EngineModels.tinyLlama.get()
+        let params = SamplingParams(maxTokens: 20, ignoreEOS: true)
+        let requests = Self.requests(params) + Self.requests(params).map { var r = $0; r.id += "b"; return r }
+        let options = EngineOptions(maxNumBatchedTokens: 24, maxNumSeqs: 8)
+        let (reference, _) = try EngineModels.engine(model, numBlocks: 300, options: options)
+        let expected = try await runAll(reference, requests)
+        reference.shutdown()
+
+        let (engine, _) = try EngineModels.engine(model, numBlocks: 20, options: options)
+        defer { engine.shutdown() }
+        var random = SeededRandom(seed: seed)
+        let victims = Set(requests.map(\.id).filter { _ in random.next() % 2 == 0 })
+        let streams = try requests.map { try engine.submit($0) }
+        let aborter = Task {
+            var random = SeededRandom(seed: seed &+ 100)
+            for id in victims.sorted() {
+                try await Task.sleep(for: .microseconds(Int(random.next() % 3000)))
+                engine.abort(id)
+            }
+        }
+        let outputs = try await withThrowingTaskGroup(of: (Int, Collected).self) { group in
+            for (i, stream) in streams.enumerated() { group.addTask { (i, try await collect(stream)) } }
+            var results = Array(repeating: Collected(), count: streams.count)
+            for try await (i, result) in group { results[i] = result }
+            return results
+        }
+        try await aborter.value
+        for (i, request) in requests.enumerated() {
+            let output = outputs[i]
+            if output.finish == .abort {
+                #expect(victims.contains(request.id))
+                #expect(expected[i].ids.starts(with: output.ids), "an aborted request's tokens are a prefix of its output")
+            } else {
+                #expect(output.finish == .length)
+                #expect(output.ids == expected[i].ids, "request \(request.id)")
+            }
+        }
+        #expect(outputs.contains { $0.finish == .abort })
+        let stats = engine.stats
+        #expect(stats.blocksUsed == 0 && stats.running == 0 && stats.waiting == 0)
+    }
+
+    /// Shutting down with requests in flight ends each of them with `abort`.
+    @Test func shutdownAbortsEverything() async throws {
+        let model = try EngineModels.tinyLlama.get()
+        let (engine, _) = try EngineModels.engine(model, numBlocks: 20)
+        let streams = try Self.requests(SamplingParams(maxTokens: 300, ignoreEOS: true)).map { try engine.submit($0) }
+        try await Task.sleep(for: .milliseconds(10))
+        engine.shutdown()
+        for stream in streams { #expect(try await collect(stream).finish == .abort) }
+        #expect(throws: EngineError.stopped) { try engine.submit(EngineRequest(id: "late", promptIDs: [4])) }
+    }
+}
