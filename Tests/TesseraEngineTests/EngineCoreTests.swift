@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+import TesseraDistributed
 import TesseraModels
 import TesseraTensor
 import TesseraTokenizer
@@ -30,6 +31,42 @@ final class LocalExecutor: StepExecutor, @unchecked Sendable {
     }
 
     var recordedBatches: [ForwardBatch] { lock.withLock { batches } }
+}
+
+/// tp ranks as threads of this process, the KV cache split cp ways: each rank's model and cache
+/// are built once; every step runs all ranks on fresh threads and returns rank 0's logits.
+/// (A stand-in for `ModelRunner` in tests.)
+final class WorldExecutor: StepExecutor, @unchecked Sendable {
+    let config: ModelConfig
+    let world: InProcessWorld
+    let ranks: [(model: TransformerModel, cache: PagedKVCache)]
+    let numBlocks: Int
+    let blockSize: Int
+    let contextParallelSize: Int
+
+    init(path: String, tp: Int, cp: Int, numBlocks: Int, blockSize: Int) throws {
+        let files = try ModelFiles.open(Fixtures.url(path))
+        let config = files.config
+        let parallel = try ParallelConfig(tp: tp, cp: cp, model: config, blockSize: blockSize)
+        world = InProcessWorld(grid: RankGrid(parallel))
+        let weights = files.weights
+        ranks = try RankLauncher.run(world: world) { comms in
+            let rank = try RankContext(parallel: parallel, rank: comms.rank, tp: comms.tp, cp: comms.cp)
+            let model = try TransformerModel(config: config, weights: weights, rank: rank)
+            return (model, PagedKVCache(config: config, numBlocks: numBlocks, blockSize: blockSize, dtype: .f32, rank: rank))
+        }
+        self.config = config
+        self.numBlocks = numBlocks
+        self.blockSize = blockSize
+        contextParallelSize = cp
+    }
+
+    func forward(_ batch: ForwardBatch) throws -> Tensor {
+        let ranks = ranks
+        return try RankLauncher.run(world: world) { comms in
+            try ranks[comms.rank].model.forward(batch, cache: ranks[comms.rank].cache)
+        }[0]
+    }
 }
 
 /// Fixture models loaded once per process.
@@ -243,5 +280,22 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
         let stopped = SamplingParams(maxTokens: 20, stop: ["."])
         let cut = try await collect(engine.submit(EngineRequest(id: "s", promptIDs: loaded.tokenizer.encode("The capital of France is"), params: stopped)))
         #expect(cut.text == " Paris" && cut.finish == .stop)
+    }
+
+    /// tp=2 cp=2 (tiny Qwen3, one KV head) and tp=4 cp=2 (tiny Llama, two KV heads): a batch
+    /// with mixed prompt lengths, chunked prefill and logical blocks of blockSize * cp tokens
+    /// gives each request's single-rank greedy output.
+    @Test(arguments: [("models/tiny-qwen3", 2, 2), ("models/tiny-llama", 4, 2), ("models/tiny-qwen3", 2, 1)])
+    func contextParallelBatchEqualsEachRequestAlone(_ path: String, tp: Int, cp: Int) async throws {
+        let model = try (path.hasSuffix("qwen3") ? EngineModels.tinyQwen3 : EngineModels.tinyLlama).get()
+        let requests = Self.requests()
+        let expected = try await Self.alone(model, requests)
+        let executor = try WorldExecutor(path: path, tp: tp, cp: cp, numBlocks: 64, blockSize: 4)
+        let engine = try EngineCore(executor: executor, tokenizer: nil, options: EngineOptions(maxNumBatchedTokens: 16, maxNumSeqs: 8))
+        defer { engine.shutdown() }
+        #expect(engine.maxSequenceLength == min(512, 64 * 4 * cp))
+        let batched = try await runAll(engine, requests)
+        #expect(batched.map(\.ids) == expected.map(\.ids))
+        #expect(engine.stats.blocksUsed == 0 && engine.stats.tokensPerBlock == 4 * cp)
     }
 }

@@ -96,4 +96,21 @@ import TesseraModels
         for stream in streams { #expect(try await collect(stream).finish == .abort) }
         #expect(throws: EngineError.stopped) { try engine.submit(EngineRequest(id: "late", promptIDs: [4])) }
     }
+
+    /// cp=2: the same preemption pressure in logical blocks of 8 tokens (8 blocks per rank, 64
+    /// tokens for the group) gives the single-rank ample-cache outputs.
+    @Test func contextParallelPreemption() async throws {
+        let model = try EngineModels.tinyQwen3.get()
+        let requests = Self.requests(SamplingParams(maxTokens: 16, ignoreEOS: true))
+        let options = EngineOptions(maxNumBatchedTokens: 24, maxNumSeqs: 10)
+        let (ample, _) = try EngineModels.engine(model, numBlocks: 200, options: options)
+        let expected = try await runAll(ample, requests)
+        ample.shutdown()
+        let executor = try WorldExecutor(path: "models/tiny-qwen3", tp: 2, cp: 2, numBlocks: 8, blockSize: 4)
+        let engine = try EngineCore(executor: executor, tokenizer: nil, options: options)
+        defer { engine.shutdown() }
+        let outputs = try await runAll(engine, requests)
+        #expect(outputs.map(\.ids) == expected.map(\.ids))
+        #expect(engine.stats.preemptions > 0 && engine.stats.blocksUsed == 0 && engine.stats.peakBlocksUsed <= 8)
+    }
 }

@@ -72,4 +72,22 @@ import TesseraModels
         #expect(stats.evictions > 0 && stats.prefixHitTokens > 0)
         #expect(stats.blocksUsed == 0)
     }
+
+    /// cp=2 (tiny Qwen3, tp=2): logical blocks of 4 x 2 tokens are cached and reused on both
+    /// ranks; outputs equal the single-rank uncached run.
+    @Test func contextParallelPrefixCaching() async throws {
+        let model = try EngineModels.tinyQwen3.get()
+        let requests = Self.sharedPrefixRequests()
+        let (plainEngine, _) = try EngineModels.engine(model, numBlocks: 64, blockSize: 4,
+                                                       options: EngineOptions(maxNumBatchedTokens: 32, maxNumSeqs: 8, enablePrefixCaching: false))
+        let plain = try await runAll(plainEngine, [requests[0]]) + runAll(plainEngine, Array(requests.dropFirst()))
+        plainEngine.shutdown()
+        let executor = try WorldExecutor(path: "models/tiny-qwen3", tp: 2, cp: 2, numBlocks: 32, blockSize: 4)
+        let engine = try EngineCore(executor: executor, tokenizer: nil, options: EngineOptions(maxNumBatchedTokens: 32, maxNumSeqs: 8))
+        defer { engine.shutdown() }
+        let cached = try await runAll(engine, [requests[0]]) + runAll(engine, Array(requests.dropFirst()))
+        #expect(cached.map(\.ids) == plain.map(\.ids))
+        #expect(cached.dropFirst().allSatisfy { $0.cachedPromptTokens == 24 }, "\(cached.map(\.cachedPromptTokens))")
+        #expect(engine.stats.blocksUsed == 0)
+    }
 }
