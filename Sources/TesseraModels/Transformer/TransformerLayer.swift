@@ -36,7 +36,8 @@ extension TransformerModel {
 
         try attention.run(layer: index, qkv: qkv, rows: n, sequences: batch.sequences, cache: cache,
                           scratch: attentionScratch, cp: rank.cp, combine: rank.cpCombine, into: ws.attention.pointer)
-        try addRowParallel(ws.attention.pointer, rows: n, inner: a.qDim, weight: w.output, to: ws.residual.pointer)
+        try addRowParallel(ws.attention.pointer, rows: n, inner: a.qDim, weight: w.output, to: ws.residual.pointer,
+                           scratch: ws.projected)
 
         RMSNorm.apply(ws.residual.pointer, weight: w.postNorm.pointer, eps: c.rmsNormEps,
                       into: ws.normed.pointer, rows: n, dim: hidden)
@@ -45,21 +46,26 @@ extension TransformerModel {
                     into: ws.gateUp.pointer)
         SwiGLU.apply(gate: ws.gateUp.pointer, up: ws.gateUp.pointer + slice, inStride: 2 * slice,
                      into: ws.activation.pointer, rows: n, width: slice)
-        try addRowParallel(ws.activation.pointer, rows: n, inner: slice, weight: w.down, to: ws.residual.pointer)
+        try addRowParallel(ws.activation.pointer, rows: n, inner: slice, weight: w.down, to: ws.residual.pointer,
+                           scratch: ws.projected)
     }
 
     /// `residual += input · weight^T` summed over the TP group, `weight` being this rank's
     /// columns `[hidden, inner]` of a row-parallel projection.
     ///
-    /// Rank 0 accumulates its partial product onto the residual, the others write theirs in
-    /// its place; the all-reduce then leaves `residual + sum of partials` on every rank,
-    /// bit-identical, with no extra buffer (on a single rank: the plain accumulate).
+    /// The partial products are summed first (all-reduce, rank order, bit-identical on every
+    /// rank) and added to the residual after: the roundings of the sum are then relative to
+    /// the products, not to the (often much larger) residual stream, which keeps the result
+    /// as close to the single-rank `residual + product` as f32 allows. On a single rank this
+    /// is the same arithmetic as an accumulating GEMM.
     private func addRowParallel(
-        _ input: UnsafePointer<Float>, rows n: Int, inner: Int, weight: FloatStorage, to residual: UnsafeMutablePointer<Float>
+        _ input: UnsafePointer<Float>, rows n: Int, inner: Int, weight: FloatStorage, to residual: UnsafeMutablePointer<Float>,
+        scratch: FloatStorage
     ) throws {
         let hidden = config.hiddenSize
-        BLAS.linear(input, rows: n, inner: inner, weight: weight.pointer, outer: hidden, into: residual,
-                    accumulate: rank.rank == 0)
-        try rank.tp.allReduce(UnsafeMutableBufferPointer(start: residual, count: n * hidden))
+        let product = scratch.pointer
+        BLAS.linear(input, rows: n, inner: inner, weight: weight.pointer, outer: hidden, into: product)
+        try rank.tp.allReduce(UnsafeMutableBufferPointer(start: product, count: n * hidden))
+        VectorOps.axpy(1, product, residual, count: n * hidden)
     }
 }

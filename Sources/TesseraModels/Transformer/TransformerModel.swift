@@ -122,6 +122,8 @@ final class Workspace {
     let attention: FloatStorage   // [rows, hq headDim]
     let gateUp: FloatStorage      // [rows, 2 slice]
     let activation: FloatStorage  // [rows, slice]
+    /// [rows, hidden]: a row-parallel projection's partial product, then its sum over TP.
+    let projected: FloatStorage
 
     init(config c: ModelConfig, shards: RankShards, rows n: Int) {
         let qDim = shards.queryHeads.count * c.headDim
@@ -133,5 +135,6 @@ final class Workspace {
         attention = FloatStorage(count: n * qDim)
         gateUp = FloatStorage(count: n * 2 * slice)
         activation = FloatStorage(count: n * slice)
+        projected = FloatStorage(count: n * c.hiddenSize)
     }
 }
