@@ -64,7 +64,8 @@ public final class PagedKVCache: @unchecked Sendable {
     /// Bytes allocated for all blocks.
     public var totalBytes: Int { 2 * numLayers * bytesPerLayerPart }
 
-    /// Physical slot of absolute position `position` under `blockTable`.
+    /// Physical slot of absolute position `position` under `blockTable` on a single rank
+    /// (cp = 1); with cp > 1 the owner's slot is `KVPlacement.slot(of:blockTable:blockSize:)`.
     @inline(__always)
     public func slot(position: Int, blockTable: [Int]) -> Int {
         blockTable[position / blockSize] * blockSize + position % blockSize

@@ -1,5 +1,5 @@
 /// One step's work: tokens of one or more sequences (prefill chunks and/or decode tokens),
-/// flattened into rows.
+/// flattened into rows. Under tensor/context parallelism every rank gets the same batch.
 public struct ForwardBatch: Sendable, Equatable {
     /// Token ids of this step, all sequences concatenated.
     public var tokens: [Int]
@@ -22,10 +22,14 @@ public struct ForwardBatch: Sendable, Equatable {
 public struct SequenceSpan: Sendable, Equatable {
     /// Rows of this sequence in the batch.
     public var tokenRange: Range<Int>
-    /// Tokens already in the cache before this step.
+    /// Tokens of the sequence already in the cache before this step (the global count, not
+    /// a rank's share).
     public var contextLength: Int
-    /// Physical block ids; logical block `i` holds positions `[i*blockSize, (i+1)*blockSize)`.
-    /// Must cover `contextLength + tokenRange.count` positions.
+    /// Block ids, the same on every rank. With cp = 1, entry `i` holds positions
+    /// `[i*blockSize, (i+1)*blockSize)`. With cp > 1 an entry is a logical block of
+    /// `blockSize * cp` consecutive positions: on each rank of the CP group the id names the
+    /// physical block holding the `blockSize` of them that rank owns (`KVPlacement`). Must
+    /// cover `KVPlacement.logicalBlocks(for: contextLength + tokenRange.count, blockSize:)` entries.
     public var blockTable: [Int]
 
     public init(tokenRange: Range<Int>, contextLength: Int, blockTable: [Int]) {
