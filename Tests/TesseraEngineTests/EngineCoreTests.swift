@@ -73,7 +73,14 @@ final class WorldExecutor: StepExecutor, @unchecked Sendable {
 enum EngineModels {
     static let tinyLlama = Result { try load("models/tiny-llama") }
     static let tinyQwen3 = Result { try load("models/tiny-qwen3") }
-    static let smol = Result { try LoadedModel.load(Fixtures.smolLM2().path) }
+    static let smol = Result { try loadSmol() }
+
+    /// SmolLM2 and its tokenizer, straight from the model files.
+    static func loadSmol() throws -> (model: TransformerModel, tokenizer: Tokenizer) {
+        let files = try ModelFiles.open(Fixtures.smolLM2())
+        guard let spec = files.tokenizerSpec else { throw TransformerError.invalidConfig("SmolLM2's GGUF has no tokenizer") }
+        return (try TransformerModel(config: files.config, weights: files.weights), try Tokenizer(spec: spec))
+    }
 
     static func load(_ path: String) throws -> TransformerModel {
         let files = try ModelFiles.open(Fixtures.url(path))
