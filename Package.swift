@@ -61,7 +61,9 @@ let package = Package(
             dependencies: ["TesseraModels", "TesseraDistributed", "TesseraTensor", "TesseraTokenizer", "TestSupport"]
         ),
         .testTarget(name: "TesseraDistributedTests", dependencies: ["TesseraDistributed"]),
-        .testTarget(name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraModels", "TestSupport"]),
+        .testTarget(
+            name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraModels", "TesseraDistributed", "TestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

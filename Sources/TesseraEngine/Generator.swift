@@ -2,33 +2,28 @@ import TesseraModels
 import TesseraTensor
 import TesseraTokenizer
 
-/// Runs one sequence at a time through the model: chunked prefill, then decode steps, all
-/// through the paged KV cache. (Continuous batching of many sequences builds on this.)
+/// Runs one sequence at a time through the model runner: chunked prefill, then decode steps,
+/// all through the paged (and, with cp > 1, context-parallel) KV cache. Continuous batching of
+/// many sequences builds on this.
 public final class Generator {
-    public let model: TransformerModel
+    public let runner: ModelRunner
     public let tokenizer: Tokenizer
-    public let cache: PagedKVCache
     private var allocator: BlockAllocator
     /// Prompt tokens per forward pass during prefill; bounds activation memory.
     public let prefillChunk: Int
 
-    /// - Parameter maxSequenceLength: the longest prompt + output this generator must hold;
-    ///   the cache gets exactly enough blocks for one such sequence.
-    public init(
-        model: TransformerModel, tokenizer: Tokenizer, kvCacheDType: KVCacheDType,
-        maxSequenceLength: Int, blockSize: Int = 16, prefillChunk: Int = 512
-    ) {
-        self.model = model
+    public init(runner: ModelRunner, tokenizer: Tokenizer, prefillChunk: Int = 512) {
+        self.runner = runner
         self.tokenizer = tokenizer
-        let blocks = (maxSequenceLength + blockSize - 1) / blockSize
-        self.cache = PagedKVCache(config: model.config, numBlocks: blocks, blockSize: blockSize, dtype: kvCacheDType)
-        self.allocator = BlockAllocator(numBlocks: blocks, blockSize: blockSize)
+        self.allocator = BlockAllocator(numBlocks: runner.numBlocks, blockSize: runner.parallel.blockSize)
         self.prefillChunk = prefillChunk
     }
 
+    private var config: ModelConfig { runner.config }
+
     /// End-of-sequence ids of the model and its tokenizer.
     public var eosTokenIDs: Set<Int> {
-        var ids = Set(model.config.eosTokenIDs)
+        var ids = Set(config.eosTokenIDs)
         if let eos = tokenizer.eosTokenID { ids.insert(eos) }
         return ids
     }
@@ -41,10 +36,10 @@ public final class Generator {
         try params.validate()
         let limits = try GenerationLimits(
             promptLength: promptIDs.count, maxTokens: params.maxTokens,
-            maxModelLength: model.config.maxPositionEmbeddings, cacheCapacity: allocator.numBlocks * allocator.blockSize
+            maxModelLength: config.maxPositionEmbeddings, cacheCapacity: runner.capacityTokens
         )
         try checkTokenIDs(promptIDs)
-        let blocks = try allocator.allocate(allocator.blocksNeeded(tokens: limits.totalLength))
+        let blocks = try allocator.allocate(runner.blocksNeeded(tokens: limits.totalLength))
         defer { allocator.release(blocks) }
 
         var sampler = Sampler(params: params)
@@ -96,11 +91,11 @@ public final class Generator {
             sequences: [SequenceSpan(tokenRange: 0..<tokens.count, contextLength: start, blockTable: blockTable)],
             logitIndices: [tokens.count - 1]
         )
-        return try model.forward(batch, cache: cache)
+        return try runner.forward(batch)
     }
 
     private func checkTokenIDs(_ ids: [Int]) throws(GenerationError) {
-        let vocab = model.config.vocabSize
+        let vocab = config.vocabSize
         if let bad = ids.first(where: { $0 < 0 || $0 >= vocab }) {
             throw .invalidTokenID(bad, vocabularySize: vocab)
         }

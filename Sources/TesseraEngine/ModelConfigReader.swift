@@ -5,7 +5,7 @@ import TesseraModels
 /// config.json, or the `smollm2` alias. `tessera plan` works on configs alone this way.
 public enum ModelConfigReader {
     public static func read(_ reference: String, store: ModelStore = ModelStore()) throws -> ModelConfig {
-        let url = try LoadedModel.resolve(reference, store: store)
+        let url = try OpenedModel.resolve(reference, store: store)
         var isDirectory: ObjCBool = false
         FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
         if isDirectory.boolValue {

@@ -17,15 +17,14 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() throws {
-        let loaded = try modelOptions.load()
-        guard loaded.tokenizer.hasChatTemplate else {
-            throw CLIError("\(loaded.source.lastPathComponent) ships no chat template; use `tessera generate`")
+        let (opened, runner) = try modelOptions.start { opened in
+            guard try opened.requireTokenizer().hasChatTemplate else {
+                throw CLIError("\(opened.source.lastPathComponent) ships no chat template; use `tessera generate`")
+            }
+            return min(modelOptions.cache.maxModelLen ?? 4096, opened.config.maxPositionEmbeddings)
         }
-        let maxLength = loaded.model.config.maxPositionEmbeddings
-        let generator = Generator(
-            model: loaded.model, tokenizer: loaded.tokenizer, kvCacheDType: modelOptions.kvCacheDtype,
-            maxSequenceLength: maxLength, blockSize: modelOptions.blockSize
-        )
+        let tokenizer = try opened.requireTokenizer()
+        let generator = Generator(runner: runner, tokenizer: tokenizer)
         var conversation = Conversation(system: system)
         let interactive = isatty(STDIN_FILENO) == 1
         while true {
@@ -37,9 +36,9 @@ struct ChatCommand: ParsableCommand {
             if message == "/reset" { conversation = Conversation(system: system); continue }
 
             conversation.messages.append(ChatMessage(role: "user", content: message))
-            let prompt = try loaded.tokenizer.applyChatTemplate(conversation.messages, addGenerationPrompt: true)
+            let prompt = try tokenizer.applyChatTemplate(conversation.messages, addGenerationPrompt: true)
             do {
-                let output = try generator.generate(promptIDs: loaded.tokenizer.encode(prompt), params: sampling.params) { piece in
+                let output = try generator.generate(promptIDs: tokenizer.encode(prompt, addSpecialTokens: false), params: sampling.params) { piece in
                     FileHandle.standardOutput.write(Data(piece.utf8))
                 }
                 print()

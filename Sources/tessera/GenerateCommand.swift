@@ -37,14 +37,14 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         let texts = try allPrompts()
-        let loaded = try modelOptions.load()
-        let promptIDs = try texts.map { try PromptEncoder(tokenizer: loaded.tokenizer, chat: chat).encode($0) }
-        let longest = promptIDs.map(\.count).max() ?? 0
-        let generator = Generator(
-            model: loaded.model, tokenizer: loaded.tokenizer, kvCacheDType: modelOptions.kvCacheDtype,
-            maxSequenceLength: min(longest + sampling.maxTokens, loaded.model.config.maxPositionEmbeddings),
-            blockSize: modelOptions.blockSize
-        )
+        var promptIDs: [[Int]] = []
+        let (opened, runner) = try modelOptions.start { opened in
+            let encoder = PromptEncoder(tokenizer: try opened.requireTokenizer(), chat: chat)
+            promptIDs = try texts.map(encoder.encode)
+            let longest = promptIDs.map(\.count).max() ?? 0
+            return min(longest + sampling.maxTokens, opened.config.maxPositionEmbeddings)
+        }
+        let generator = Generator(runner: runner, tokenizer: try opened.requireTokenizer())
         for (index, ids) in promptIDs.enumerated() {
             do {
                 if json {
@@ -87,7 +87,8 @@ struct PromptEncoder {
             throw CLIError("--chat: this model ships no chat template")
         }
         let rendered = try tokenizer.applyChatTemplate([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
-        return tokenizer.encode(rendered)
+        // The template writes every special token itself: add none.
+        return tokenizer.encode(rendered, addSpecialTokens: false)
     }
 }
 

@@ -4,31 +4,36 @@ import TesseraEngine
 import TesseraModels
 
 extension KVCacheDType: ExpressibleByArgument {}
+extension LoadFormat: ExpressibleByArgument {}
 
-/// Which model to load and how to hold its KV cache.
+/// Which model to run, on how many ranks, with what cache.
 struct ModelOptions: ParsableArguments {
     @Option(help: "A .gguf file, a Hugging Face model folder (config.json + safetensors), or `smollm2` (the default model, fetched by `tessera pull`).")
     var model: String = ModelStore.defaultModel.alias
 
-    @Option(help: "Element type of the KV cache: f32, f16 or bf16.")
-    var kvCacheDtype: KVCacheDType = .f32
+    @Option(help: "auto: the model's weights; dummy: seeded random weights for its config.json (no weight files needed).")
+    var loadFormat: LoadFormat = .auto
 
-    @Option(help: "Tokens per KV-cache block.")
-    var blockSize: Int = 16
-
-    @Flag(name: .shortAndLong, help: "Print no progress while loading.")
+    @Flag(name: .shortAndLong, help: "Print no progress or capacity report while loading.")
     var quiet = false
 
-    func validate() throws {
-        guard blockSize >= 1 else { throw ValidationError("--block-size must be at least 1 (got \(blockSize))") }
-    }
+    @OptionGroup var parallel: ParallelOptions
+    @OptionGroup var cache: CacheOptions
 
-    /// Loads the model, showing progress on one rewritten line of standard error.
-    func load() throws -> LoadedModel {
+    /// Opens the model, starts its ranks and prints the capacity report, with progress on one
+    /// rewritten line of standard error.
+    /// - Parameter minimumSequenceLength: tokens one sequence must fit (sizes the cache when
+    ///   no --kv-cache-memory is given).
+    func start(minimumSequenceLength: (OpenedModel) throws -> Int) throws -> (OpenedModel, ModelRunner) {
         let progress = ProgressLine(enabled: !quiet)
         let started = Date()
-        let loaded = try LoadedModel.load(model) { progress.show($0) }
-        progress.finish(String(format: "loaded %@ in %.1f s", loaded.source.lastPathComponent, Date().timeIntervalSince(started)))
-        return loaded
+        let opened = try OpenedModel.open(model, loadFormat: loadFormat) { progress.show($0) }
+        let setup = try RunnerSetup.start(
+            opened, tp: parallel.tensorParallelSize, cp: parallel.contextParallelSize,
+            cpInterleave: parallel.cpInterleave, cpCombine: parallel.cpComm, cache: try cache.settings,
+            minimumSequenceLength: try minimumSequenceLength(opened))
+        progress.finish(String(format: "loaded %@ on %d rank(s) in %.1f s; %@", opened.source.lastPathComponent,
+                               setup.runner.parallel.tp, Date().timeIntervalSince(started), setup.plan.description))
+        return (opened, setup.runner)
     }
 }

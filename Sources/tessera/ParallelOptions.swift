@@ -1,5 +1,6 @@
 import ArgumentParser
 import TesseraDistributed
+import TesseraEngine
 import TesseraModels
 
 /// How many ranks, and how the KV cache is split among them.
@@ -15,6 +16,9 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "Consecutive tokens a CP rank owns before the next rank's turn (must divide --block-size).")
     var cpInterleave: Int = 1
 
+    @Option(help: "How a CP group combines its partial attention outputs: ag-rs (all-gather LSEs, reduce-scatter outputs) or a2a (one all-to-all).")
+    var cpComm: CPCombine = .allGatherReduceScatter
+
     /// The validated configuration for `model`; errors name the offending values.
     func parallelConfig(model: ModelConfig, blockSize: Int) throws -> ParallelConfig {
         try ParallelConfig(
@@ -26,8 +30,8 @@ struct ParallelOptions: ParsableArguments {
 
 /// The KV cache's budget and shape.
 struct CacheOptions: ParsableArguments {
-    @Option(help: "KV cache memory per rank: 4GiB, 512MiB, 1.5GB or a plain number of bytes.")
-    var kvCacheMemory: String = "1GiB"
+    @Option(help: "KV cache memory per rank: 4GiB, 512MiB, 1.5GB or a plain number of bytes (generate and chat: default just enough for the longest request).")
+    var kvCacheMemory: String?
 
     @Option(help: "Element type of the KV cache: f32, f16 or bf16.")
     var kvCacheDtype: KVCacheDType = .f32
@@ -38,11 +42,18 @@ struct CacheOptions: ParsableArguments {
     @Option(help: "Longest sequence (prompt + output) to serve; default: the model's maximum.")
     var maxModelLen: Int?
 
-    var budgetBytes: Int {
+    var budgetBytes: Int? {
         get throws {
+            guard let kvCacheMemory else { return nil }
             do { return try MemorySize.parse(kvCacheMemory) } catch {
                 throw ValidationError("--kv-cache-memory: \(error)")
             }
+        }
+    }
+
+    var settings: CacheSettings {
+        get throws {
+            CacheSettings(dtype: kvCacheDtype, blockSize: blockSize, budgetBytesPerRank: try budgetBytes, maxModelLength: maxModelLen)
         }
     }
 
@@ -52,3 +63,5 @@ struct CacheOptions: ParsableArguments {
         _ = try budgetBytes
     }
 }
+
+extension CPCombine: ExpressibleByArgument {}

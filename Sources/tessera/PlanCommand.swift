@@ -17,10 +17,13 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var cache: CacheOptions
 
     func run() throws {
+        guard let budget = try cache.budgetBytes else {
+            throw ValidationError("give the KV budget per rank with --kv-cache-memory (e.g. 4GiB)")
+        }
         let config = try ModelConfigReader.read(model)
         let parallelConfig = try parallel.parallelConfig(model: config, blockSize: cache.blockSize)
         let plan = try KVCapacityPlan(
-            model: config, parallel: parallelConfig, budgetBytesPerRank: try cache.budgetBytes,
+            model: config, parallel: parallelConfig, budgetBytesPerRank: budget,
             kvElementBytes: cache.kvCacheDtype.bytesPerElement,
             maxModelLength: cache.maxModelLen ?? config.maxPositionEmbeddings
         )

@@ -19,8 +19,8 @@ struct TokenizeCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let url = try LoadedModel.resolve(model, store: ModelStore())
-        let tokenizer = try LoadedModel.loadTokenizer(url)
+        let url = try OpenedModel.resolve(model, store: ModelStore())
+        let tokenizer = try OpenedModel.loadTokenizer(url)
         let ids = tokenizer.encode(text)
         if json {
             print(try JSONLine.encode(TokenizeRecord(ids: ids, tokens: ids.map { tokenizer.tokenString($0) ?? "" })))

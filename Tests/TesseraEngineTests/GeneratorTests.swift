@@ -1,27 +1,40 @@
 import Foundation
 import TestSupport
 import Testing
+import TesseraDistributed
 import TesseraModels
 import TesseraTokenizer
 @testable import TesseraEngine
 
 /// The default model, loaded once for every generator test.
 enum SharedModels {
-    static let smolLM2: Result<LoadedModel, any Error> = Result { try LoadedModel.load(Fixtures.smolLM2().path) }
+    static let smolLM2: Result<OpenedModel, any Error> = Result { try OpenedModel.open(Fixtures.smolLM2().path) }
 
-    static func smol() throws -> LoadedModel { try smolLM2.get() }
+    static func smol() throws -> OpenedModel { try smolLM2.get() }
 
-    static func generator(_ loaded: LoadedModel, maxSequenceLength: Int = 512, dtype: KVCacheDType = .f32) -> Generator {
-        Generator(model: loaded.model, tokenizer: loaded.tokenizer, kvCacheDType: dtype, maxSequenceLength: maxSequenceLength)
+    /// A generator on a runner whose cache fits one sequence of `maxSequenceLength` tokens.
+    static func generator(
+        _ model: OpenedModel, maxSequenceLength: Int = 512, tp: Int = 1, cp: Int = 1, interleave: Int = 1,
+        combine: CPCombine = .allGatherReduceScatter
+    ) throws -> Generator {
+        let setup = try RunnerSetup.start(
+            model, tp: tp, cp: cp, cpInterleave: interleave, cpCombine: combine, cache: CacheSettings(),
+            minimumSequenceLength: maxSequenceLength)
+        return Generator(runner: setup.runner, tokenizer: try model.requireTokenizer())
     }
 }
 
 @Suite struct GeneratorTests {
     /// End to end through the engine, tokenizer and chat template included: every greedy
-    /// continuation in the transformers fixture, token for token, with its finish reason and text.
-    @Test func greedyOutputsEqualTransformers() throws {
+    /// continuation in the transformers fixture, token for token, with its finish reason and
+    /// text, on one rank and on several with the KV cache split along the sequence.
+    @Test(arguments: [
+        (1, 1, 1, CPCombine.allGatherReduceScatter), (3, 1, 1, .allGatherReduceScatter),
+        (9, 3, 1, .allGatherReduceScatter), (9, 3, 4, .allToAll),
+    ])
+    func greedyOutputsEqualTransformers(tp: Int, cp: Int, interleave: Int, combine: CPCombine) throws {
         let loaded = try SharedModels.smol()
-        let generator = SharedModels.generator(loaded)
+        let generator = try SharedModels.generator(loaded, tp: tp, cp: cp, interleave: interleave, combine: combine)
         let fixture = try #require(try Fixtures.json("generation/smollm2_greedy.json") as? [String: Any])
         let results = try #require(fixture["results"] as? [[String: Any]])
         #expect(results.count >= 5)
@@ -29,10 +42,10 @@ enum SharedModels {
             let prompt = try #require(result["prompt"] as? String)
             let ids: [Int]
             if result["chat"] as? Bool == true {
-                let text = try loaded.tokenizer.applyChatTemplate([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)
-                ids = loaded.tokenizer.encode(text)
+                let text = try loaded.requireTokenizer().applyChatTemplate([ChatMessage(role: "user", content: prompt)], addGenerationPrompt: true)
+                ids = try loaded.requireTokenizer().encode(text)
             } else {
-                ids = loaded.tokenizer.encode(prompt)
+                ids = try loaded.requireTokenizer().encode(prompt)
             }
             #expect(ids == result["prompt_ids"] as? [Int], "prompt ids of \(prompt)")
             let max = try #require(fixture["max_new_tokens"] as? Int)
@@ -48,7 +61,7 @@ enum SharedModels {
         let loaded = try SharedModels.smol()
         var pieces: [String] = []
         let output = try SharedModels.generator(loaded).generate(
-            promptIDs: loaded.tokenizer.encode("Write the Japanese word for cat:"), params: SamplingParams(maxTokens: 24)
+            promptIDs: try loaded.requireTokenizer().encode("Write the Japanese word for cat:"), params: SamplingParams(maxTokens: 24)
         ) { pieces.append($0) }
         #expect(pieces.joined() == output.text)
         #expect(output.ids.count == 24 || output.finishReason == .stop)
@@ -56,8 +69,8 @@ enum SharedModels {
 
     @Test func stopStringEndsGenerationBeforeIt() throws {
         let loaded = try SharedModels.smol()
-        let generator = SharedModels.generator(loaded)
-        let ids = loaded.tokenizer.encode("The capital of France is")
+        let generator = try SharedModels.generator(loaded)
+        let ids = try loaded.requireTokenizer().encode("The capital of France is")
         let free = try generator.generate(promptIDs: ids, params: SamplingParams(maxTokens: 20))
         #expect(free.text.hasPrefix(" Paris.\n"))
         let stopped = try generator.generate(promptIDs: ids, params: SamplingParams(maxTokens: 20, stop: ["."]))
@@ -68,8 +81,8 @@ enum SharedModels {
 
     @Test func maxTokensAndIgnoreEOS() throws {
         let loaded = try SharedModels.smol()
-        let generator = SharedModels.generator(loaded)
-        let ids = loaded.tokenizer.encode("The capital of France is")
+        let generator = try SharedModels.generator(loaded)
+        let ids = try loaded.requireTokenizer().encode("The capital of France is")
         let short = try generator.generate(promptIDs: ids, params: SamplingParams(maxTokens: 3))
         #expect(short.ids.count == 3)
         #expect(short.finishReason == .length)
@@ -85,8 +98,8 @@ enum SharedModels {
 
     @Test func seededSamplingIsReproducible() throws {
         let loaded = try SharedModels.smol()
-        let generator = SharedModels.generator(loaded)
-        let ids = loaded.tokenizer.encode("Once upon a time,")
+        let generator = try SharedModels.generator(loaded)
+        let ids = try loaded.requireTokenizer().encode("Once upon a time,")
         let params = SamplingParams(temperature: 0.9, topK: 50, topP: 0.95, seed: 11, maxTokens: 24, ignoreEOS: true)
         let a = try generator.generate(promptIDs: ids, params: params)
         let b = try generator.generate(promptIDs: ids, params: params)
@@ -98,7 +111,7 @@ enum SharedModels {
 
     @Test func badRequestsAreRefusedWithNamedErrors() throws {
         let loaded = try SharedModels.smol()
-        let generator = SharedModels.generator(loaded, maxSequenceLength: 64)
+        let generator = try SharedModels.generator(loaded, maxSequenceLength: 64)
         #expect(throws: GenerationError.emptyPrompt) { try generator.generate(promptIDs: [], params: SamplingParams()) }
         #expect(throws: GenerationError.invalidTokenID(49152, vocabularySize: 49152)) {
             try generator.generate(promptIDs: [1, 49152], params: SamplingParams())
@@ -113,7 +126,7 @@ enum SharedModels {
 
     @Test func outputIsCutAtTheCacheCapacity() throws {
         let loaded = try SharedModels.smol()
-        let generator = SharedModels.generator(loaded, maxSequenceLength: 20)
+        let generator = try SharedModels.generator(loaded, maxSequenceLength: 20)
         let output = try generator.generate(promptIDs: Array(repeating: 100, count: 10), params: SamplingParams(maxTokens: 50, ignoreEOS: true))
         // 20 tokens fit in two 16-token blocks = 32 slots; the model limit here is the cache.
         #expect(output.ids.count == 22)

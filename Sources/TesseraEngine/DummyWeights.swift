@@ -1,0 +1,101 @@
+import TesseraModels
+import TesseraTensor
+
+/// Seeded random weights for any Llama-family or Qwen3 configuration (`--load-format dummy`):
+/// runs a model's shape — its speed, its memory, its parallel layout — without its weights.
+///
+/// Every row of every tensor is drawn from its own stream, keyed by the seed, the tensor's name
+/// and the row, so a rank that loads only its shard gets exactly the rows of the whole tensor.
+public struct DummyWeightSource: WeightSource {
+    public let config: ModelConfig
+    public let seed: UInt64
+    public let tensorInfos: [String: TensorInfo]
+
+    /// Linear and embedding values are uniform in ±scale (std ≈ 0.02 at the default), so
+    /// activations stay in the range real models have.
+    public var scale: Float = 0.035
+
+    public init(config: ModelConfig, seed: UInt64 = 0) {
+        self.config = config
+        self.seed = seed
+        var infos: [String: TensorInfo] = [:]
+        for (name, shape) in Self.shapes(config) {
+            infos[name] = TensorInfo(name: name, shape: shape, dtype: .f32)
+        }
+        tensorInfos = infos
+    }
+
+    public func load(_ name: String) throws -> Tensor {
+        try load(name, rows: 0..<(try info(name).shape[0]))
+    }
+
+    public func load(_ name: String, rows: Range<Int>) throws -> Tensor {
+        let info = try info(name)
+        guard rows.lowerBound >= 0, rows.upperBound <= info.shape[0] else {
+            throw DummyWeightsError.rowsOutOfRange(name, rows, info.shape[0])
+        }
+        let width = info.shape.dropFirst().reduce(1, *)
+        var data = [Float](repeating: 1, count: rows.count * width)
+        if !name.hasSuffix("norm.weight") {
+            data.withUnsafeMutableBufferPointer { out in
+                for (i, row) in rows.enumerated() {
+                    var random = SeededRandom(seed: seed ^ Self.fnv1a(name) &+ UInt64(row) &* 0x9E37_79B9_7F4A_7C15)
+                    for j in 0..<width {
+                        out[i * width + j] = (random.nextUnitFloat() * 2 - 1) * scale
+                    }
+                }
+            }
+        }
+        return Tensor(shape: [rows.count] + info.shape.dropFirst(), data: data)
+    }
+
+    private func info(_ name: String) throws -> TensorInfo {
+        guard let info = tensorInfos[name] else { throw DummyWeightsError.unknownTensor(name) }
+        return info
+    }
+
+    /// Hugging Face names and shapes of every weight of `c`.
+    static func shapes(_ c: ModelConfig) -> [(String, [Int])] {
+        var all: [(String, [Int])] = [("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize]), ("model.norm.weight", [c.hiddenSize])]
+        if !c.tieWordEmbeddings { all.append(("lm_head.weight", [c.vocabSize, c.hiddenSize])) }
+        for i in 0..<c.numLayers {
+            let p = "model.layers.\(i)."
+            all += [
+                (p + "input_layernorm.weight", [c.hiddenSize]),
+                (p + "post_attention_layernorm.weight", [c.hiddenSize]),
+                (p + "self_attn.q_proj.weight", [c.qDim, c.hiddenSize]),
+                (p + "self_attn.k_proj.weight", [c.kvDim, c.hiddenSize]),
+                (p + "self_attn.v_proj.weight", [c.kvDim, c.hiddenSize]),
+                (p + "self_attn.o_proj.weight", [c.hiddenSize, c.qDim]),
+                (p + "mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
+                (p + "mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
+                (p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
+            ]
+            if c.architecture == .qwen3 {
+                all += [(p + "self_attn.q_norm.weight", [c.headDim]), (p + "self_attn.k_norm.weight", [c.headDim])]
+            }
+        }
+        return all
+    }
+
+    /// A hash that is the same in every process (Swift's `Hasher` is seeded per process).
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in text.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3
+        }
+        return hash
+    }
+}
+
+public enum DummyWeightsError: Error, CustomStringConvertible {
+    case unknownTensor(String)
+    case rowsOutOfRange(String, Range<Int>, Int)
+
+    public var description: String {
+        switch self {
+        case .unknownTensor(let name): "dummy weights: no tensor named \(name)"
+        case .rowsOutOfRange(let name, let rows, let count): "dummy weights: rows \(rows) of \(name) outside 0..<\(count)"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import TesseraModels
+import TesseraTensor
+
+/// Where the scheduling thread posts each step for the rank threads, and where rank 0 posts the
+/// logits back. A failure on any rank, or shutdown, wakes every waiter: nothing blocks forever.
+final class StepBoard: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let ranks: Int
+    private var readyRanks = 0
+    private var step = 0
+    private var batch: ForwardBatch?
+    private var result: (step: Int, logits: Tensor)?
+    private var failure: (any Error)?
+    private var closed = false
+
+    init(ranks: Int) { self.ranks = ranks }
+
+    // MARK: rank side
+
+    /// A rank has loaded its weights and allocated its cache.
+    func markReady() {
+        condition.withLock {
+            readyRanks += 1
+            condition.broadcast()
+        }
+    }
+
+    /// The next step after `seen`, or nil once the board is closed or has failed.
+    func nextStep(after seen: Int) -> (step: Int, batch: ForwardBatch)? {
+        condition.withLock {
+            while step == seen && !closed && failure == nil { condition.wait() }
+            guard !closed, failure == nil, let batch else { return nil }
+            return (step, batch)
+        }
+    }
+
+    func deliver(step: Int, logits: Tensor) {
+        condition.withLock {
+            result = (step, logits)
+            condition.broadcast()
+        }
+    }
+
+    /// Records the first failure and wakes everyone.
+    func fail(_ error: any Error) {
+        condition.withLock {
+            if failure == nil { failure = error }
+            condition.broadcast()
+        }
+    }
+
+    // MARK: scheduler side
+
+    /// Waits until every rank is ready; throws the failure that stopped one of them.
+    func waitUntilReady() throws {
+        try condition.withLock {
+            while readyRanks < ranks && failure == nil { condition.wait() }
+            if let failure { throw failure }
+        }
+    }
+
+    /// Posts `batch` to every rank and waits for rank 0's logits.
+    func run(_ batch: ForwardBatch) throws -> Tensor {
+        try condition.withLock {
+            if let failure { throw failure }
+            guard !closed else { throw RunnerError.closed }
+            step += 1
+            self.batch = batch
+            let posted = step
+            condition.broadcast()
+            while result?.step != posted && failure == nil { condition.wait() }
+            if let failure { throw failure }
+            self.batch = nil
+            return result!.logits
+        }
+    }
+
+    func close() {
+        condition.withLock {
+            closed = true
+            condition.broadcast()
+        }
+    }
+}
+
+public enum RunnerError: Error, CustomStringConvertible {
+    case closed
+
+    public var description: String {
+        switch self {
+        case .closed: "the model runner was shut down"
+        }
+    }
+}
