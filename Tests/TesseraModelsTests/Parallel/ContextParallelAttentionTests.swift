@@ -35,8 +35,9 @@ struct ContextParallelAttentionTests {
         _ = try TinyModelParallelTests.check(model, setup: setup, scenarios: scenarios, reference: reference)
     }
 
-    /// Two sequences per step (one prefilling a long chunk while the other decodes, contexts
-    /// shorter than cp and longer) give the logits each gets on a single rank.
+    /// Several sequences per step (one prefilling a long chunk while another decodes and a
+    /// third starts; contexts empty, shorter than cp and longer) give the logits each gets on
+    /// a single rank.
     @Test(arguments: CPCombine.allCases)
     func sequencesInOneBatchMatchTheSingleRank(combine: CPCombine) throws {
         let config = Self.config
@@ -44,8 +45,8 @@ struct ContextParallelAttentionTests {
         let a = (0..<30).map { (7 + $0 * 13) % config.vocabSize }
         let b = (0..<50).map { (3 + $0 * 29) % config.vocabSize }
         // Block tables long enough for a single rank (cp = 1 needs the most); ids disjoint.
-        let tableA = (0..<8).map { 2 * $0 }, tableB = (0..<13).map { 2 * $0 + 1 }
-        let numBlocks = 26
+        let tableA = (0..<8).map { 2 * $0 }, tableB = (0..<13).map { 2 * $0 + 1 }, tableC = [26]
+        let numBlocks = 27
         func span(_ rows: Range<Int>, _ context: Int, _ table: [Int]) -> SequenceSpan {
             SequenceSpan(tokenRange: rows, contextLength: context, blockTable: table)
         }
@@ -53,9 +54,11 @@ struct ContextParallelAttentionTests {
             // a: 9-token prefill; b: 2 tokens (shorter than cp).
             ForwardBatch(tokens: Array(a[0..<9]) + Array(b[0..<2]), positions: Array(0..<9) + Array(0..<2),
                          sequences: [span(0..<9, 0, tableA), span(9..<11, 0, tableB)], logitIndices: [8, 10]),
-            // b: a 35-row chunk (dense path) first in the rows; a: one decode token.
-            ForwardBatch(tokens: Array(b[2..<37]) + [a[9]], positions: Array(2..<37) + [9],
-                         sequences: [span(35..<36, 9, tableA), span(0..<35, 2, tableB)], logitIndices: Array(0..<36)),
+            // b: a 35-row chunk (dense path) first in the rows; a: one decode token; c: a new
+            // sequence, whose context is empty on every rank (all partials -inf: output 0).
+            ForwardBatch(tokens: Array(b[2..<37]) + [a[9]] + Array(a[20..<23]), positions: Array(2..<37) + [9] + Array(0..<3),
+                         sequences: [span(35..<36, 9, tableA), span(0..<35, 2, tableB), span(36..<39, 0, tableC)],
+                         logitIndices: Array(0..<39)),
         ]
         for k in 0..<10 {
             batches.append(ForwardBatch(
@@ -88,7 +91,7 @@ struct ContextParallelAttentionTests {
                 let diff = AttentionTests.maxAbsDiff(logits, expected)
                 #expect(diff <= TinyModelParallelTests.tolerance, "tp=\(tp) cp=\(cp) \(combine) rank \(r): \(diff)")
                 let cpRank = r % cp
-                #expect(stored == placement.localLength(of: 20, rank: cpRank) + placement.localLength(of: 47, rank: cpRank))
+                #expect(stored == [20, 47, 3].map { placement.localLength(of: $0, rank: cpRank) }.reduce(0, +))
             }
         }
     }
