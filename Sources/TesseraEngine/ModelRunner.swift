@@ -18,6 +18,8 @@ public final class ModelRunner: StepExecutor, @unchecked Sendable {
     public let cpCombine: CPCombine
     private let board: StepBoard
     private let lock = NSLock()
+    /// Per rank: seconds spent inside collectives (waiting for the other ranks included).
+    public let communicationClocks: [CommunicationClock]
 
     public init(
         config: ModelConfig, weights: any WeightSource, parallel: ParallelConfig,
@@ -31,14 +33,18 @@ public final class ModelRunner: StepExecutor, @unchecked Sendable {
         let world = InProcessWorld(grid: RankGrid(parallel))
         let board = StepBoard(ranks: world.size)
         self.board = board
+        let clocks = (0..<world.size).map { _ in CommunicationClock() }
+        communicationClocks = clocks
 
         let launcher = Thread {
             do {
                 _ = try RankLauncher.run(world: world) { communicators in
                     do {
+                        let clock = clocks[communicators.rank]
                         let rank = try RankContext(
-                            parallel: parallel, rank: communicators.rank, tp: communicators.tp, cp: communicators.cp,
-                            cpCombine: cpCombine)
+                            parallel: parallel, rank: communicators.rank,
+                            tp: TimedCommunicator(communicators.tp, clock: clock),
+                            cp: TimedCommunicator(communicators.cp, clock: clock), cpCombine: cpCombine)
                         try Self.serve(
                             rank: rank,
                             config: config, weights: weights, numBlocks: numBlocks, dtype: kvCacheDType, board: board)
@@ -65,16 +71,30 @@ public final class ModelRunner: StepExecutor, @unchecked Sendable {
         let cache = PagedKVCache(config: config, numBlocks: numBlocks, blockSize: rank.parallel.blockSize, dtype: dtype, rank: rank)
         board.markReady()
         var seen = 0
-        while let (step, batch) = board.nextStep(after: seen) {
+        while let (step, work) = board.nextStep(after: seen) {
             seen = step
-            let logits = try model.forward(batch, cache: cache)
-            if rank.rank == 0 { board.deliver(step: step, logits: logits) }
+            switch work {
+            case .forward(let batch):
+                let logits = try model.forward(batch, cache: cache)
+                if rank.rank == 0 { board.deliver(step: step, logits: logits) }
+            case .fillCache(let blockTable, let tokens):
+                CacheFiller.fill(cache, rank: rank, blockTable: blockTable, tokens: tokens)
+                try rank.tp.barrier()
+                if rank.rank == 0 { board.deliver(step: step, logits: Tensor(zeros: [0])) }
+            }
         }
     }
 
     /// One forward pass on every rank; logits `[batch.logitIndices.count, vocab]`.
     public func forward(_ batch: ForwardBatch) throws -> Tensor {
-        try lock.withLock { try board.run(batch) }
+        try lock.withLock { try board.run(.forward(batch)) }
+    }
+
+    /// Benchmarks only: fills positions `0..<tokens` of the sequence with this block table with
+    /// random K/V on every rank, each its own slice, so decode steps can be timed at a long
+    /// context without running its prefill.
+    public func fillCacheForBenchmark(blockTable: [Int], tokens: Int) throws {
+        _ = try lock.withLock { try board.run(.fillCache(blockTable: blockTable, tokens: tokens)) }
     }
 
     public var blockSize: Int { parallel.blockSize }

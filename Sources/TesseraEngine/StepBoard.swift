@@ -2,14 +2,23 @@ import Foundation
 import TesseraModels
 import TesseraTensor
 
+/// What the ranks do in one step.
+enum RankWork: Sendable {
+    /// A forward pass; rank 0 posts the logits.
+    case forward(ForwardBatch)
+    /// Benchmarks only: write seeded random K/V for positions `0..<tokens` of a sequence with
+    /// this block table, each rank its own slice, as if a prefill had run.
+    case fillCache(blockTable: [Int], tokens: Int)
+}
+
 /// Where the scheduling thread posts each step for the rank threads, and where rank 0 posts the
-/// logits back. A failure on any rank, or shutdown, wakes every waiter: nothing blocks forever.
+/// result back. A failure on any rank, or shutdown, wakes every waiter: nothing blocks forever.
 final class StepBoard: @unchecked Sendable {
     private let condition = NSCondition()
     private let ranks: Int
     private var readyRanks = 0
     private var step = 0
-    private var batch: ForwardBatch?
+    private var work: RankWork?
     private var result: (step: Int, logits: Tensor)?
     private var failure: (any Error)?
     private var closed = false
@@ -27,11 +36,11 @@ final class StepBoard: @unchecked Sendable {
     }
 
     /// The next step after `seen`, or nil once the board is closed or has failed.
-    func nextStep(after seen: Int) -> (step: Int, batch: ForwardBatch)? {
+    func nextStep(after seen: Int) -> (step: Int, work: RankWork)? {
         condition.withLock {
             while step == seen && !closed && failure == nil { condition.wait() }
-            guard !closed, failure == nil, let batch else { return nil }
-            return (step, batch)
+            guard !closed, failure == nil, let work else { return nil }
+            return (step, work)
         }
     }
 
@@ -60,18 +69,18 @@ final class StepBoard: @unchecked Sendable {
         }
     }
 
-    /// Posts `batch` to every rank and waits for rank 0's logits.
-    func run(_ batch: ForwardBatch) throws -> Tensor {
+    /// Posts `work` to every rank and waits for rank 0's result.
+    func run(_ work: RankWork) throws -> Tensor {
         try condition.withLock {
             if let failure { throw failure }
             guard !closed else { throw RunnerError.closed }
             step += 1
-            self.batch = batch
+            self.work = work
             let posted = step
             condition.broadcast()
             while result?.step != posted && failure == nil { condition.wait() }
             if let failure { throw failure }
-            self.batch = nil
+            self.work = nil
             return result!.logits
         }
     }
