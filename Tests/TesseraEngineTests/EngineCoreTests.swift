@@ -16,8 +16,12 @@ final class LocalExecutor: StepExecutor, @unchecked Sendable {
     private let lock = NSLock()
     private(set) var batches: [ForwardBatch] = []
 
-    init(model: TransformerModel, numBlocks: Int, blockSize: Int) {
+    /// Seconds each step sleeps first: gives tests that act mid-flight time to act.
+    let stepDelay: Double
+
+    init(model: TransformerModel, numBlocks: Int, blockSize: Int, stepDelay: Double = 0) {
         self.model = model
+        self.stepDelay = stepDelay
         cache = PagedKVCache(config: model.config, numBlocks: numBlocks, blockSize: blockSize, dtype: .f32)
     }
 
@@ -27,6 +31,7 @@ final class LocalExecutor: StepExecutor, @unchecked Sendable {
 
     func forward(_ batch: ForwardBatch) throws -> Tensor {
         lock.withLock { batches.append(batch) }
+        if stepDelay > 0 { Thread.sleep(forTimeInterval: stepDelay) }
         return try model.forward(batch, cache: cache)
     }
 
@@ -89,9 +94,9 @@ enum EngineModels {
 
     static func engine(
         _ model: TransformerModel, tokenizer: Tokenizer? = nil, numBlocks: Int = 64, blockSize: Int = 4,
-        options: EngineOptions = EngineOptions()
+        options: EngineOptions = EngineOptions(), stepDelay: Double = 0
     ) throws -> (EngineCore, LocalExecutor) {
-        let executor = LocalExecutor(model: model, numBlocks: numBlocks, blockSize: blockSize)
+        let executor = LocalExecutor(model: model, numBlocks: numBlocks, blockSize: blockSize, stepDelay: stepDelay)
         return (try EngineCore(executor: executor, tokenizer: tokenizer, options: options), executor)
     }
 }
@@ -188,7 +193,7 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
 
     @Test func abortEndsARequestAndFreesItsBlocks() async throws {
         let model = try EngineModels.tinyLlama.get()
-        let (engine, _) = try EngineModels.engine(model)
+        let (engine, _) = try EngineModels.engine(model, stepDelay: 0.002)
         defer { engine.shutdown() }
         let long = try engine.submit(EngineRequest(id: "long", promptIDs: randomPrompt(10, seed: 1),
                                                    params: SamplingParams(maxTokens: 200, ignoreEOS: true)))
@@ -209,7 +214,7 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
 
     @Test func cancellingTheConsumerAbortsTheRequest() async throws {
         let model = try EngineModels.tinyLlama.get()
-        let (engine, _) = try EngineModels.engine(model)
+        let (engine, _) = try EngineModels.engine(model, stepDelay: 0.002)
         defer { engine.shutdown() }
         let stream = try engine.submit(EngineRequest(id: "c", promptIDs: [4, 5, 6], params: SamplingParams(maxTokens: 400, ignoreEOS: true)))
         let task = Task { var n = 0; for try await _ in stream { n += 1 }; return n }
@@ -304,5 +309,27 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
         let batched = try await runAll(engine, requests)
         #expect(batched.map(\.ids) == expected.map(\.ids))
         #expect(engine.stats.blocksUsed == 0 && engine.stats.tokensPerBlock == 4 * cp)
+    }
+
+    /// The benchmark's workload is seeded and within its bounds; a run reports every request.
+    @Test func benchWorkloadAndReport() async throws {
+        let a = try BenchWorkload(numPrompts: 20, inputLength: 30, outputLength: 8, randomRangeRatio: 0.5,
+                                  sharedPrefixLength: 8, vocabularySize: 1000, seed: 3)
+        #expect(a == (try BenchWorkload(numPrompts: 20, inputLength: 30, outputLength: 8, randomRangeRatio: 0.5,
+                                        sharedPrefixLength: 8, vocabularySize: 1000, seed: 3)))
+        #expect(a.items.allSatisfy { (15...45).contains($0.promptIDs.count) && (4...12).contains($0.outputLength) })
+        #expect(a.items.allSatisfy { $0.promptIDs.prefix(8) == a.items[0].promptIDs.prefix(8) })
+        #expect(Set(a.items.map(\.promptIDs.count)).count > 1)
+        #expect(throws: BenchError.self) { try BenchWorkload(numPrompts: 0, inputLength: 1, outputLength: 1, vocabularySize: 10) }
+
+        let (engine, _) = try EngineModels.engine(try EngineModels.tinyLlama.get(), numBlocks: 40,
+                                                  options: EngineOptions(maxNumBatchedTokens: 32, maxNumSeqs: 4))
+        defer { engine.shutdown() }
+        let report = try await BenchRunner.run(a, engine: engine, concurrency: 4)
+        #expect(report.requests == 20 && report.outputTokens == a.outputTokens && report.inputTokens == a.inputTokens)
+        #expect(report.maxRunningSequences <= 4 && report.kvBlocksPeak <= 40 && report.prefixCacheHitRate > 0)
+        #expect(report.ttft.median > 0 && report.e2e.p99 >= report.e2e.median && report.tpot.mean > 0)
+        let summary = LatencySummary([4, 1, 3, 2])
+        #expect(summary.mean == 2.5 && summary.median == 2.5 && abs(summary.p99 - 3.97) < 1e-12)
     }
 }

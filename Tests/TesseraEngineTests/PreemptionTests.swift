@@ -52,7 +52,7 @@ import TesseraModels
         let expected = try await runAll(reference, requests)
         reference.shutdown()
 
-        let (engine, _) = try EngineModels.engine(model, numBlocks: 20, options: options)
+        let (engine, _) = try EngineModels.engine(model, numBlocks: 20, options: options, stepDelay: 0.001)
         defer { engine.shutdown() }
         var random = SeededRandom(seed: seed)
         let victims = Set(requests.map(\.id).filter { _ in random.next() % 2 == 0 })
