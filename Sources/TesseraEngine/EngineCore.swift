@@ -29,6 +29,7 @@ public final class EngineCore: @unchecked Sendable {
     private var abortInbox: [String] = []
     private var liveIDs: Set<String> = []
     private var stopping = false
+    private var resetPrefixCacheRequested = false
     private var failure: EngineError?
     private var statsSnapshot = EngineStats()
     private var stopped = false
@@ -108,12 +109,10 @@ public final class EngineCore: @unchecked Sendable {
     /// Drops cached prefix blocks nobody uses (between benchmark runs). Takes effect before the next step.
     public func resetPrefixCache() {
         condition.withLock {
-            abortInbox.append(Self.resetPrefixCacheMarker)
+            resetPrefixCacheRequested = true
             condition.signal()
         }
     }
-
-    private static let resetPrefixCacheMarker = "\u{0}reset-prefix-cache"
 
     private func check(_ request: EngineRequest) throws(EngineError) {
         let id = request.id
@@ -135,19 +134,23 @@ public final class EngineCore: @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while inbox.isEmpty && abortInbox.isEmpty && !stopping && !scheduler.hasWork { condition.wait() }
+            while inbox.isEmpty && abortInbox.isEmpty && !stopping && !resetPrefixCacheRequested && !scheduler.hasWork {
+                condition.wait()
+            }
             let arrived = inbox
             let aborted = abortInbox
             let stop = stopping
+            let reset = resetPrefixCacheRequested
             inbox = []
             abortInbox = []
+            resetPrefixCacheRequested = false
             condition.unlock()
 
             // New requests first: an abort may name a request that arrived in the same batch.
             for (request, continuation, arrival) in arrived { accept(request, continuation, arrival) }
             var outputs: [(Stream.Continuation, RequestOutput, finished: Bool)] = []
+            if reset { scheduler.resetPrefixCache() }
             for id in aborted {
-                if id == Self.resetPrefixCacheMarker { scheduler.resetPrefixCache(); continue }
                 if let entry = live[id] { outputs.append((entry.continuation, end(entry.sequence, .abort), true)) }
             }
             if stop {
@@ -182,7 +185,7 @@ public final class EngineCore: @unchecked Sendable {
         let plan = scheduler.schedule()
         counters.preemptions = scheduler.preemptionCount
         guard !plan.chunks.isEmpty else { return }
-        let (batch, sampled) = Self.batch(for: plan)
+        let (batch, sampled) = plan.forwardBatch()
         let logits = try executor.forward(batch)
         scheduler.completed(plan)
 
@@ -211,29 +214,6 @@ public final class EngineCore: @unchecked Sendable {
         counters.batchedTokens += batch.tokens.count
         counters.peakStepTokens = max(counters.peakStepTokens, batch.tokens.count)
         counters.peakRunning = max(counters.peakRunning, plan.chunks.count)
-    }
-
-    /// The step's rows: each chunk's tokens at their positions, with the sequence's block table.
-    static func batch(for plan: StepPlan) -> (ForwardBatch, sampled: [EngineSequence]) {
-        var tokens: [Int] = []
-        var positions: [Int] = []
-        var spans: [SequenceSpan] = []
-        var logitIndices: [Int] = []
-        var sampled: [EngineSequence] = []
-        tokens.reserveCapacity(plan.tokenCount)
-        positions.reserveCapacity(plan.tokenCount)
-        for chunk in plan.chunks {
-            let first = tokens.count
-            let range = chunk.start..<(chunk.start + chunk.count)
-            tokens += chunk.sequence.tokens[range]
-            positions += range
-            spans.append(SequenceSpan(tokenRange: first..<tokens.count, contextLength: chunk.start, blockTable: chunk.sequence.blockTable))
-            if chunk.needsLogits {
-                logitIndices.append(tokens.count - 1)
-                sampled.append(chunk.sequence)
-            }
-        }
-        return (ForwardBatch(tokens: tokens, positions: positions, sequences: spans, logitIndices: logitIndices), sampled)
     }
 
     /// Takes a sequence out of the engine (blocks freed) and makes its final output.

@@ -1,20 +1,3 @@
-/// One sequence's share of a step: tokens `[start, start + count)` of its `tokens`.
-struct ScheduledChunk {
-    let sequence: EngineSequence
-    let start: Int
-    let count: Int
-    /// The chunk reaches the end of the known tokens: its last row's logits give the next token.
-    var needsLogits: Bool { start + count == sequence.tokens.count }
-}
-
-/// What the scheduler decided for one step.
-struct StepPlan {
-    var chunks: [ScheduledChunk] = []
-    /// Sequences sent back to the waiting queue this step (their blocks are freed).
-    var preempted: [EngineSequence] = []
-    var tokenCount: Int { chunks.reduce(0) { $0 + $1.count } }
-}
-
 /// FCFS continuous batching over the paged cache.
 ///
 /// Each step: every running decode gets its token first, then running prompts get chunks of
