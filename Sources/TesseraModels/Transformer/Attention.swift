@@ -19,8 +19,10 @@ import TesseraTensor
 /// nothing to combine. Collectives are per layer for the whole batch, never per sequence, and
 /// are skipped (on every rank alike, since all see the same batch) when no sequence has context.
 ///
-/// Sequences with few new rows (decode) run per row, parallel over (sequence, head); those with
-/// many (prefill chunks) go through `DenseAttention`, the same steps with sgemm products.
+/// Sequences with few new rows (decode) run per row: the query part parallel over (sequence,
+/// query head), the context part over (sequence, KV head[, chunk of the context]) with all the
+/// query rows on one KV head in one pass over its cache; those with many (prefill chunks) go
+/// through `DenseAttention`, the same steps with sgemm products.
 /// Queries must already carry rotary and the `1/sqrt(headDim)` scale.
 struct Attention {
     /// This rank's query heads and KV heads.
@@ -40,7 +42,8 @@ struct Attention {
     /// Below this many multiply-adds a phase runs on the calling thread: a decode step at a
     /// few hundred tokens of context takes tens of microseconds, less than waking workers (and
     /// OpenBLAS's own threads may still be spinning on the other cores).
-    static let parallelThreshold = 1 << 20
+    /// (Tests lower it to exercise the workers on small inputs.)
+    var parallelThreshold = 1 << 20
 
     /// Sequences with at least this many new rows take the sgemm-based `DenseAttention` path
     /// (tests move it to exercise both paths on the same inputs).
@@ -125,22 +128,84 @@ struct Attention {
 
     /// Attention of the queries in `view` (every head of the CP group: `cpSize * numHeads`)
     /// over this rank's context slice of each sequence, into `target`.
-    private func contextPart(
+    func contextPart(
         layer: Int, view: QueryView, sequences: [SequenceSpan], kernels: AttentionRowKernels, cache: PagedKVCache,
         scratch: AttentionScratch, into target: PartialTarget
     ) {
-        let groupHeads = cpSize * numHeads
         let perRow = sequences.filter { !isDense($0) && !$0.tokenRange.isEmpty }
-        let work = perRow.reduce(0) { $0 + $1.tokenRange.count * localContext(of: $1) } * groupHeads * headDim
-        forEach(perRow.count * groupHeads, work: work, scratch: scratch) { item, worker in
-            let head = item % groupHeads
-            kernels.contextPart(span: perRow[item / groupHeads], rank: head / numHeads, head: head % numHeads,
-                                view: view, worker: worker, into: target)
+        if !perRow.isEmpty {
+            groupedContextPart(perRow, view: view, kernels: kernels, cache: cache, scratch: scratch, into: target)
         }
         let dense = DenseAttention(attention: self)
         for span in sequences where isDense(span) {
             dense.contextPart(span: span, layer: layer, view: view, cache: cache, scratch: scratch, into: target)
         }
+    }
+
+    /// The per-row sequences' context part, one unit per (sequence, KV head): each unit reads
+    /// its KV head's cached tokens once for all the query rows on it. With fewer units than
+    /// workers (one sequence with one KV head, say) each unit's context is split into chunks
+    /// run by different workers and merged by their LSEs.
+    private func groupedContextPart(
+        _ perRow: [SequenceSpan], view: QueryView, kernels: AttentionRowKernels, cache: PagedKVCache,
+        scratch: AttentionScratch, into target: PartialTarget
+    ) {
+        let units = perRow.count * numKVHeads
+        let maxRows = perRow.reduce(0) { max($0, $1.tokenRange.count) }
+        let groupRows = cpSize * (numHeads / numKVHeads) * maxRows
+        let blockSize = cache.blockSize
+        let work = perRow.reduce(0) { $0 + $1.tokenRange.count * localContext(of: $1) } * cpSize * numHeads * headDim
+        let threads = work < parallelThreshold ? 1 : scratch.workers.count
+        let chunks = Self.contextChunks(units: units, threads: threads)
+        for worker in scratch.workers {
+            worker.reserve(groupRows: groupRows, headDim: headDim, tile: Self.contextTile(blockSize: blockSize))
+        }
+        if chunks > 1 { scratch.reserveChunkPartials(units * chunks * groupRows * (headDim + 1)) }
+        let chunked = ChunkPartials(base: scratch.chunkPartials.pointer, groupRows: groupRows, headDim: headDim)
+
+        forEach(units * chunks, work: work, scratch: scratch) { item, worker in
+            let unit = item / chunks
+            let span = perRow[unit / numKVHeads]
+            let context = localContext(of: span)
+            let tokens = Self.chunk(item % chunks, of: chunks, context: context, blockSize: blockSize)
+            kernels.groupedContextPart(span: span, kvHead: unit % numKVHeads, tokens: tokens, view: view, worker: worker,
+                                       into: target, chunk: chunks > 1 ? (chunked, item) : nil)
+        }
+        guard chunks > 1 else { return }
+        for unit in 0..<units {
+            let group = GroupRows(attention: self, span: perRow[unit / numKVHeads], kvHead: unit % numKVHeads)
+            let item = unit * chunks
+            for g in 0..<group.count {
+                let m = group.member(g)
+                AttentionMerge.merge(
+                    outputs: chunked.output(item: item, row: g), partStride: chunked.itemStride,
+                    lses: chunked.lse(item: item, row: g), lseStride: chunked.itemStride, parts: chunks, rows: 1,
+                    dim: headDim, into: target.output(rank: m.rank, row: m.row, head: m.head),
+                    lseOut: target.lse(rank: m.rank, row: m.row, head: m.head))
+            }
+        }
+    }
+
+    /// Keys per tile of the grouped context part: at most a block (a block's slots are
+    /// contiguous) and at most 64, which bounds the score buffer and keeps a widened tile in L1.
+    static func contextTile(blockSize: Int) -> Int { min(blockSize, 64) }
+
+    /// Chunks per unit of the grouped context part: 1 when there are enough units to keep
+    /// `threads` workers busy, else enough that `units * chunks` is a multiple of `threads`.
+    static func contextChunks(units: Int, threads: Int) -> Int {
+        guard threads > 1, units < 4 * threads else { return 1 }
+        var a = units, b = threads
+        while b != 0 { (a, b) = (b, a % b) }
+        return threads / a
+    }
+
+    /// Local context indices of chunk `index` of `count`: near-equal shares, cut at block
+    /// boundaries where the context allows.
+    static func chunk(_ index: Int, of count: Int, context: Int, blockSize: Int) -> Range<Int> {
+        func boundary(_ i: Int) -> Int {
+            i == count ? context : (context * i / count) / blockSize * blockSize
+        }
+        return boundary(index)..<boundary(index + 1)
     }
 
     /// Runs `body` for items `0..<count`, on the scratch's worker threads when `work`
@@ -149,7 +214,7 @@ struct Attention {
         _ count: Int, work: Int, scratch: AttentionScratch,
         _ body: @Sendable (Int, AttentionScratch.Worker) -> Void
     ) {
-        let threads = work < Self.parallelThreshold ? 1 : min(scratch.workers.count, count)
+        let threads = work < parallelThreshold ? 1 : min(scratch.workers.count, count)
         if threads <= 1 {
             for item in 0..<count { body(item, scratch.workers[0]) }
         } else {

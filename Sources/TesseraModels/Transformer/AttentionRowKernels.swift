@@ -1,9 +1,10 @@
 import Foundation
 import TesseraTensor
 
-/// The per-row attention of one (sequence, head) item, for sequences with few new rows
-/// (decode steps, short chunks). Items write disjoint (row, head) slices of their targets,
-/// so worker threads share this value race-free.
+/// The per-row attention for sequences with few new rows (decode steps, short chunks): the
+/// query part per (sequence, query head), the context part per (sequence, KV head, chunk of
+/// the context). Items write disjoint slices of their targets, so worker threads share this
+/// value race-free.
 struct AttentionRowKernels: @unchecked Sendable {
     let attention: Attention
     let layer: Int
@@ -33,36 +34,45 @@ struct AttentionRowKernels: @unchecked Sendable {
         }
     }
 
-    /// Attention of the span's rows, for head `head` of CP rank `rank`, over this rank's slice
-    /// of the cached context, one block at a time with an online softmax (running max and sum
-    /// per row, output rescaled when the max grows). The slice is local indices
-    /// `0..<localContext`, stored densely through the block table. An empty slice gives output
-    /// 0 and LSE -inf.
-    func contextPart(
-        span: SequenceSpan, rank c: Int, head: Int, view: QueryView, worker: AttentionScratch.Worker,
-        into target: PartialTarget
+    /// The grouped context part of one unit: every query row that reads KV head `kvHead` of
+    /// `span` (each row of the span, for each of the CP group's query heads on that KV head)
+    /// attends over local context indices `tokens` of this rank's slice, stored densely
+    /// through the block table. Each tile of keys and values (at most `contextTile` tokens of
+    /// one block) is read, and widened from f16/bf16, once for the whole group; an online
+    /// softmax (running max and sum per row) carries the rows across tiles.
+    ///
+    /// Writes, per group row, the normalised output and its LSE to `target`, or to `chunk`'s
+    /// slot `item` when the context is split across workers; an empty range gives output 0
+    /// and LSE -inf.
+    func groupedContextPart(
+        span: SequenceSpan, kvHead: Int, tokens: Range<Int>, view: QueryView, worker: AttentionScratch.Worker,
+        into target: PartialTarget, chunk: (partials: ChunkPartials, item: Int)?
     ) {
         let a = attention
         let hd = a.headDim
-        let kvHead = a.kvHead(of: head)
-        let first = span.tokenRange.lowerBound
-        let n = span.tokenRange.count
+        let group = GroupRows(attention: a, span: span, kvHead: kvHead)
+        let rows = group.count
+        let queries = worker.groupQueries.pointer
+        let out = worker.groupOutputs.pointer
         let runningMax = worker.runningMax.pointer
         let runningSum = worker.runningSum.pointer
-        let scores = worker.scores.pointer
-        for k in 0..<n {
-            target.output(rank: c, row: first + k, head: head).update(repeating: 0, count: hd)
-            runningMax[k] = -.infinity
-            runningSum[k] = 0
+        for g in 0..<rows {
+            let m = group.member(g)
+            (queries + g * hd).update(from: view.query(rank: m.rank, row: m.row, head: m.head), count: hd)
         }
-        let context = a.localContext(of: span)
+        out.update(repeating: 0, count: rows * hd)
+        runningMax.update(repeating: -.infinity, count: rows)
+        runningSum.update(repeating: 0, count: rows)
+
         let blockSize = cache.blockSize
+        let tile = Attention.contextTile(blockSize: blockSize)
         let floatKeys = cache.floats(layer: layer, values: false)
         let floatValues = cache.floats(layer: layer, values: true)
-        var start = 0
-        while start < context {
-            let count = min(blockSize, context - start)
-            let firstSlot = span.blockTable[start / blockSize] * blockSize
+        var start = tokens.lowerBound
+        while start < tokens.upperBound {
+            let offset = start % blockSize
+            let count = min(tile, blockSize - offset, tokens.upperBound - start)
+            let firstSlot = span.blockTable[start / blockSize] * blockSize + offset
             let keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int
             if let fk = floatKeys, let fv = floatValues {
                 keys = fk + firstSlot * a.kvDim + kvHead * hd
@@ -77,35 +87,82 @@ struct AttentionRowKernels: @unchecked Sendable {
                 values = UnsafePointer(worker.values.pointer)
                 stride = hd
             }
-            for k in 0..<n {
-                let row = first + k
-                let q = view.query(rank: c, row: row, head: head)
-                let o = target.output(rank: c, row: row, head: head)
-                let blockMax = AttentionKernels.scores(query: q, keys: keys, stride: stride, count: count,
-                                                       headDim: hd, into: scores)
-                let previous = runningMax[k]
-                let newMax = max(previous, blockMax)
-                if newMax > previous && previous > -.infinity {
-                    let correction = expf(previous - newMax)
-                    VectorOps.scale(o, by: correction, count: hd)
-                    runningSum[k] *= correction
-                }
-                runningMax[k] = newMax
-                runningSum[k] += Softmax.exponentiate(scores, count: count, shift: newMax)
-                AttentionKernels.accumulate(weights: scores, values: values, stride: stride, count: count,
-                                            headDim: hd, into: o)
-            }
+            GroupedAttentionKernels.attendTile(
+                queries: queries, rows: rows, headDim: hd, keys: keys, values: values, stride: stride, count: count,
+                scores: worker.groupScores.pointer, scoreStride: tile, runningMax: runningMax, runningSum: runningSum,
+                out: out)
             start += count
         }
-        for k in 0..<n {
-            let row = first + k
-            let sum = runningSum[k]
-            if sum > 0 {
-                VectorOps.scale(target.output(rank: c, row: row, head: head), by: 1 / sum, count: hd)
-                target.lse(rank: c, row: row, head: head).pointee = runningMax[k] + logf(sum)
+
+        for g in 0..<rows {
+            let o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>
+            if let chunk {
+                o = chunk.partials.output(item: chunk.item, row: g)
+                lse = chunk.partials.lse(item: chunk.item, row: g)
             } else {
-                target.lse(rank: c, row: row, head: head).pointee = -.infinity
+                let m = group.member(g)
+                o = target.output(rank: m.rank, row: m.row, head: m.head)
+                lse = target.lse(rank: m.rank, row: m.row, head: m.head)
+            }
+            let sum = runningSum[g]
+            if sum > 0 {
+                let scale = 1 / sum
+                let src = out + g * hd
+                for i in 0..<hd { o[i] = src[i] * scale }
+                lse.pointee = runningMax[g] + logf(sum)
+            } else {
+                o.update(repeating: 0, count: hd)
+                lse.pointee = -.infinity
             }
         }
+    }
+}
+
+/// The query rows that read one KV head of a sequence in the grouped context part: for each
+/// CP rank `c` of the group, each of its local query heads on that KV head, each row of the
+/// span, in that order.
+struct GroupRows {
+    let first: Int
+    let rowsPerHead: Int
+    let headsPerKV: Int
+    let firstHead: Int
+    let count: Int
+
+    init(attention a: Attention, span: SequenceSpan, kvHead: Int) {
+        first = span.tokenRange.lowerBound
+        rowsPerHead = span.tokenRange.count
+        headsPerKV = a.numHeads / a.numKVHeads
+        firstHead = kvHead * headsPerKV
+        count = a.cpSize * headsPerKV * rowsPerHead
+    }
+
+    /// CP rank, local query head and batch row of group row `g`.
+    @inline(__always)
+    func member(_ g: Int) -> (rank: Int, head: Int, row: Int) {
+        let perRank = headsPerKV * rowsPerHead
+        let rest = g % perRank
+        return (g / perRank, firstHead + rest / rowsPerHead, first + rest % rowsPerHead)
+    }
+}
+
+/// Partial results of units whose context is split into chunks run by different workers:
+/// item `i` (unit `i / chunks`, chunk `i % chunks`) holds `groupRows` outputs of `headDim`
+/// floats, then their `groupRows` LSEs; `AttentionMerge` combines a unit's chunks.
+struct ChunkPartials: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Float>
+    let groupRows: Int
+    let headDim: Int
+
+    /// Floats from one item to the next.
+    var itemStride: Int { groupRows * (headDim + 1) }
+
+    @inline(__always)
+    func output(item: Int, row g: Int) -> UnsafeMutablePointer<Float> {
+        base + item * itemStride + g * headDim
+    }
+
+    @inline(__always)
+    func lse(item: Int, row g: Int) -> UnsafeMutablePointer<Float> {
+        base + item * itemStride + groupRows * headDim + g
     }
 }

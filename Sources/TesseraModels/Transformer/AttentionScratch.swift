@@ -28,23 +28,50 @@ final class AttentionScratch: @unchecked Sendable {
     /// CP only: all-gathered LSEs `[cp (sender), cp, rows, numHeads]`, or the all-to-all's receive buffer.
     let combineReceive: FloatStorage
 
+    /// Context partials of the units whose context is split across workers (`Attention`'s
+    /// grouped context part): per unit and chunk, `[groupRows, headDim]` outputs then
+    /// `groupRows` LSEs. Grown on the calling thread before the workers start.
+    private(set) var chunkPartials = FloatStorage(count: 0)
+
+    /// Makes `chunkPartials` hold at least `count` floats.
+    func reserveChunkPartials(_ count: Int) {
+        if chunkPartials.count < count { chunkPartials = FloatStorage(count: count) }
+    }
+
     /// Per-thread buffers, so the per-token loops never allocate.
     final class Worker: @unchecked Sendable {
-        /// Scores of one query over the keys of one block or of the query part.
+        /// Scores of one query over the keys of the query part.
         let scores: FloatStorage
-        /// Running max and sum of the context part's online softmax, one per row of a sequence.
-        let runningMax: FloatStorage
-        let runningSum: FloatStorage
         /// One block of keys / values of one KV head widened to f32 (unused for an f32 cache).
         let keys: FloatStorage
         let values: FloatStorage
+        /// The grouped context part's rows (every query row that reads one KV head): their
+        /// queries packed `[groupRows, headDim]`, unnormalised outputs `[groupRows, headDim]`,
+        /// scores over one tile `[groupRows, tile]`, and online-softmax running max and sum.
+        private(set) var groupQueries = FloatStorage(count: 0)
+        private(set) var groupOutputs = FloatStorage(count: 0)
+        private(set) var groupScores = FloatStorage(count: 0)
+        private(set) var runningMax = FloatStorage(count: 0)
+        private(set) var runningSum = FloatStorage(count: 0)
 
         init(maxSequenceRows: Int, blockSize: Int, headDim: Int) {
             scores = FloatStorage(count: max(maxSequenceRows, blockSize))
-            runningMax = FloatStorage(count: maxSequenceRows)
-            runningSum = FloatStorage(count: maxSequenceRows)
             keys = FloatStorage(count: blockSize * headDim)
             values = FloatStorage(count: blockSize * headDim)
+        }
+
+        /// Sizes the group buffers for `groupRows` rows and tiles of `tile` keys; called on
+        /// the calling thread before the workers start.
+        func reserve(groupRows: Int, headDim: Int, tile: Int) {
+            if groupQueries.count < groupRows * headDim {
+                groupQueries = FloatStorage(count: groupRows * headDim)
+                groupOutputs = FloatStorage(count: groupRows * headDim)
+            }
+            if groupScores.count < groupRows * tile { groupScores = FloatStorage(count: groupRows * tile) }
+            if runningMax.count < groupRows {
+                runningMax = FloatStorage(count: groupRows)
+                runningSum = FloatStorage(count: groupRows)
+            }
         }
     }
 
