@@ -187,9 +187,12 @@ public final class EngineCore: @unchecked Sendable {
         guard !plan.chunks.isEmpty else { return }
         let (batch, sampled) = plan.forwardBatch()
         let logits = try executor.forward(batch)
+        let vocab = executor.config.vocabSize
+        guard logits.shape == [sampled.count, vocab] else {
+            throw EngineError.executorFailed("logits of shape \(logits.shape) for \(sampled.count) rows of a \(vocab)-token vocabulary")
+        }
         scheduler.completed(plan)
 
-        let vocab = executor.config.vocabSize
         let now = clock.now
         logits.data.withUnsafeBufferPointer { all in
             for (row, sequence) in sampled.enumerated() {

@@ -261,6 +261,20 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
             struct Boom: Error {}
             func forward(_ batch: ForwardBatch) throws -> Tensor { throw Boom() }
         }
+        /// Returns one row too few.
+        final class Short: StepExecutor, @unchecked Sendable {
+            let config: ModelConfig
+            init(config: ModelConfig) { self.config = config }
+            let numBlocks = 16, blockSize = 4, contextParallelSize = 1
+            func forward(_ batch: ForwardBatch) throws -> Tensor {
+                Tensor(zeros: [batch.logitIndices.count - 1, config.vocabSize])
+            }
+        }
+        let short = try EngineCore(executor: Short(config: EngineModels.tinyLlama.get().config), tokenizer: nil)
+        defer { short.shutdown() }
+        await #expect(throws: EngineError.executorFailed("logits of shape [0, 1000] for 1 rows of a 1000-token vocabulary")) {
+            _ = try await collect(short.submit(EngineRequest(id: "s", promptIDs: [4, 5])))
+        }
         let engine = try EngineCore(executor: Failing(config: EngineModels.tinyLlama.get().config), tokenizer: nil)
         defer { engine.shutdown() }
         let streams = try (0..<3).map { try engine.submit(EngineRequest(id: "\($0)", promptIDs: [4, 5])) }
