@@ -158,7 +158,7 @@ struct Attention {
         let threads = work < parallelThreshold ? 1 : scratch.workers.count
         let chunks = Self.contextChunks(units: units, threads: threads)
         for worker in scratch.workers {
-            worker.reserve(groupRows: groupRows, headDim: headDim, tile: Self.contextTile(blockSize: blockSize))
+            worker.reserve(groupRows: groupRows, headDim: headDim, tile: Self.contextTile)
         }
         if chunks > 1 { scratch.reserveChunkPartials(units * chunks * groupRows * (headDim + 1)) }
         let chunked = ChunkPartials(base: scratch.chunkPartials.pointer, groupRows: groupRows, headDim: headDim)
@@ -186,9 +186,9 @@ struct Attention {
         }
     }
 
-    /// Keys per tile of the grouped context part: at most a block (a block's slots are
-    /// contiguous) and at most 64, which bounds the score buffer and keeps a widened tile in L1.
-    static func contextTile(blockSize: Int) -> Int { min(blockSize, 64) }
+    /// Keys per tile of the grouped context part: enough to amortise each row's softmax
+    /// bookkeeping per tile, few enough that the tile's f32 keys and values stay in L1.
+    static let contextTile = 64
 
     /// Chunks per unit of the grouped context part: 1 when there are enough units to keep
     /// `threads` workers busy, else enough that `units * chunks` is a multiple of `threads`.

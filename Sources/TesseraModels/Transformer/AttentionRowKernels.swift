@@ -37,8 +37,8 @@ struct AttentionRowKernels: @unchecked Sendable {
     /// The grouped context part of one unit: every query row that reads KV head `kvHead` of
     /// `span` (each row of the span, for each of the CP group's query heads on that KV head)
     /// attends over local context indices `tokens` of this rank's slice, stored densely
-    /// through the block table. Each tile of keys and values (at most `contextTile` tokens of
-    /// one block) is read, and widened from f16/bf16, once for the whole group; an online
+    /// through the block table. Each tile of keys and values (`contextTile` tokens, gathered
+    /// across blocks) is read, and widened from f16/bf16, once for the whole group; an online
     /// softmax (running max and sum per row) carries the rows across tiles.
     ///
     /// Writes, per group row, the normalised output and its LSE to `target`, or to `chunk`'s
@@ -65,30 +65,27 @@ struct AttentionRowKernels: @unchecked Sendable {
         runningSum.update(repeating: 0, count: rows)
 
         let blockSize = cache.blockSize
-        let tile = Attention.contextTile(blockSize: blockSize)
-        let floatKeys = cache.floats(layer: layer, values: false)
-        let floatValues = cache.floats(layer: layer, values: true)
+        let tile = Attention.contextTile
+        let keys = worker.tileKeys.pointer, values = worker.tileValues.pointer
         var start = tokens.lowerBound
         while start < tokens.upperBound {
-            let offset = start % blockSize
-            let count = min(tile, blockSize - offset, tokens.upperBound - start)
-            let firstSlot = span.blockTable[start / blockSize] * blockSize + offset
-            let keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int
-            if let fk = floatKeys, let fv = floatValues {
-                keys = fk + firstSlot * a.kvDim + kvHead * hd
-                values = fv + firstSlot * a.kvDim + kvHead * hd
-                stride = a.kvDim
-            } else {
-                cache.read(layer: layer, values: false, kvHead: kvHead, firstSlot: firstSlot, count: count,
-                           into: worker.keys.pointer)
-                cache.read(layer: layer, values: true, kvHead: kvHead, firstSlot: firstSlot, count: count,
-                           into: worker.values.pointer)
-                keys = UnsafePointer(worker.keys.pointer)
-                values = UnsafePointer(worker.values.pointer)
-                stride = hd
+            // Gather (and widen) up to `tile` tokens, block by block: a sequential read the
+            // hardware prefetches, into buffers that stay in L1 while every row uses them.
+            let count = min(tile, tokens.upperBound - start)
+            var filled = 0
+            while filled < count {
+                let index = start + filled
+                let offset = index % blockSize
+                let piece = min(blockSize - offset, count - filled)
+                let firstSlot = span.blockTable[index / blockSize] * blockSize + offset
+                cache.read(layer: layer, values: false, kvHead: kvHead, firstSlot: firstSlot, count: piece,
+                           into: keys + filled * hd)
+                cache.read(layer: layer, values: true, kvHead: kvHead, firstSlot: firstSlot, count: piece,
+                           into: values + filled * hd)
+                filled += piece
             }
             GroupedAttentionKernels.attendTile(
-                queries: queries, rows: rows, headDim: hd, keys: keys, values: values, stride: stride, count: count,
+                queries: queries, rows: rows, headDim: hd, keys: keys, values: values, stride: hd, count: count,
                 scores: worker.groupScores.pointer, scoreStride: tile, runningMax: runningMax, runningSum: runningSum,
                 out: out)
             start += count

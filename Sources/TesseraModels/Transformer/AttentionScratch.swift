@@ -4,6 +4,8 @@ import TesseraDistributed
 /// Buffers one forward pass's attention reuses across layers, sized for the batch.
 ///
 /// `rows` is the batch's row count, `numHeads` the rank's query heads, `cpSize` its CP group size.
+/// `blockSize` is unused: the per-row context part reads `Attention.contextTile` keys per tile,
+/// gathered across blocks, whatever the block size.
 final class AttentionScratch: @unchecked Sendable {
     /// `[2, rows, numHeads, headDim]`: part 0 the query part's outputs, part 1 the context
     /// part's (after the CP combine: over the whole sequence's context, for this rank's heads).
@@ -42,22 +44,20 @@ final class AttentionScratch: @unchecked Sendable {
     final class Worker: @unchecked Sendable {
         /// Scores of one query over the keys of the query part.
         let scores: FloatStorage
-        /// One block of keys / values of one KV head widened to f32 (unused for an f32 cache).
-        let keys: FloatStorage
-        let values: FloatStorage
         /// The grouped context part's rows (every query row that reads one KV head): their
         /// queries packed `[groupRows, headDim]`, unnormalised outputs `[groupRows, headDim]`,
-        /// scores over one tile `[groupRows, tile]`, and online-softmax running max and sum.
+        /// scores over one tile `[groupRows, tile]`, and online-softmax running max and sum;
+        /// one tile of a KV head's keys and values as f32 `[tile, headDim]`.
+        private(set) var tileKeys = FloatStorage(count: 0)
+        private(set) var tileValues = FloatStorage(count: 0)
         private(set) var groupQueries = FloatStorage(count: 0)
         private(set) var groupOutputs = FloatStorage(count: 0)
         private(set) var groupScores = FloatStorage(count: 0)
         private(set) var runningMax = FloatStorage(count: 0)
         private(set) var runningSum = FloatStorage(count: 0)
 
-        init(maxSequenceRows: Int, blockSize: Int, headDim: Int) {
-            scores = FloatStorage(count: max(maxSequenceRows, blockSize))
-            keys = FloatStorage(count: blockSize * headDim)
-            values = FloatStorage(count: blockSize * headDim)
+        init(maxSequenceRows: Int) {
+            scores = FloatStorage(count: maxSequenceRows)
         }
 
         /// Sizes the group buffers for `groupRows` rows and tiles of `tile` keys; called on
@@ -68,6 +68,10 @@ final class AttentionScratch: @unchecked Sendable {
                 groupOutputs = FloatStorage(count: groupRows * headDim)
             }
             if groupScores.count < groupRows * tile { groupScores = FloatStorage(count: groupRows * tile) }
+            if tileKeys.count < tile * headDim {
+                tileKeys = FloatStorage(count: tile * headDim)
+                tileValues = FloatStorage(count: tile * headDim)
+            }
             if runningMax.count < groupRows {
                 runningMax = FloatStorage(count: groupRows)
                 runningSum = FloatStorage(count: groupRows)
@@ -102,7 +106,7 @@ final class AttentionScratch: @unchecked Sendable {
             combineReceive = FloatStorage(count: cpSize * (qFloats + lseFloats))
         }
         workers = (0..<max(1, threads)).map { _ in
-            Worker(maxSequenceRows: maxSequenceRows, blockSize: blockSize, headDim: headDim)
+            Worker(maxSequenceRows: maxSequenceRows)
         }
     }
 }
