@@ -38,6 +38,53 @@ final class LocalExecutor: StepExecutor, @unchecked Sendable {
     var recordedBatches: [ForwardBatch] { lock.withLock { batches } }
 }
 
+/// Holds the engine thread inside its `pauseAt`-th forward until `release()`, so a test can act
+/// mid-flight however slowly its own task gets to run (other suites may hog the cooperative pool).
+final class PausingExecutor: StepExecutor, @unchecked Sendable {
+    let base: LocalExecutor
+    let pauseAt: Int
+    private let condition = NSCondition()
+    private var steps = 0
+    private var paused = false
+    private var released = false
+
+    init(_ base: LocalExecutor, pauseAt: Int) {
+        self.base = base
+        self.pauseAt = pauseAt
+    }
+
+    var config: ModelConfig { base.config }
+    var numBlocks: Int { base.numBlocks }
+    var blockSize: Int { base.blockSize }
+    var contextParallelSize: Int { base.contextParallelSize }
+
+    func forward(_ batch: ForwardBatch) throws -> Tensor {
+        condition.withLock {
+            steps += 1
+            if steps >= pauseAt && !released {
+                paused = true
+                condition.broadcast()
+                while !released { condition.wait() }
+            }
+        }
+        return try base.forward(batch)
+    }
+
+    /// Blocks until the engine thread is held (a thread, not a task: do not await anything).
+    func waitUntilPaused() {
+        condition.withLock { while !paused { condition.wait() } }
+    }
+
+    /// Lets this and every later step run, after `settle` seconds for other threads to act.
+    func release(after settle: Double = 0.05) {
+        Thread.sleep(forTimeInterval: settle)
+        condition.withLock {
+            released = true
+            condition.broadcast()
+        }
+    }
+}
+
 /// tp ranks as threads of this process, the KV cache split cp ways: each rank's model and cache
 /// are built once; every step runs all ranks on fresh threads and returns rank 0's logits.
 /// (A stand-in for `ModelRunner` in tests.)
@@ -193,19 +240,17 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
 
     @Test func abortEndsARequestAndFreesItsBlocks() async throws {
         let model = try EngineModels.tinyLlama.get()
-        let (engine, _) = try EngineModels.engine(model, stepDelay: 0.002)
+        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 64, blockSize: 4), pauseAt: 6)
+        let engine = try EngineCore(executor: executor, tokenizer: nil)
         defer { engine.shutdown() }
         let long = try engine.submit(EngineRequest(id: "long", promptIDs: randomPrompt(10, seed: 1),
                                                    params: SamplingParams(maxTokens: 200, ignoreEOS: true)))
-        var seen = 0
-        var finish: RequestFinishReason?
-        for try await output in long {
-            seen += output.newTokenIDs.count
-            if seen == 3 && output.finishReason == nil { engine.abort("long") }
-            finish = output.finishReason ?? finish
-        }
-        #expect(finish == .abort)
-        #expect(seen >= 3 && seen < 200)
+        executor.waitUntilPaused()
+        engine.abort("long")
+        executor.release()
+        let output = try await collect(long)
+        #expect(output.finish == .abort)
+        #expect(output.ids.count >= 5 && output.ids.count <= 6)
         #expect(engine.stats.blocksUsed == 0)
         // The id is free again, and the engine keeps serving.
         let again = try await collect(engine.submit(EngineRequest(id: "long", promptIDs: [5, 6], params: SamplingParams(maxTokens: 2))))
@@ -221,7 +266,7 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
         try await Task.sleep(for: .milliseconds(20))
         task.cancel()
         _ = try? await task.value
-        for _ in 0..<200 where engine.stats.running + engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(5)) }
+        for _ in 0..<2000 where engine.stats.running + engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(engine.stats.running == 0 && engine.stats.blocksUsed == 0)
     }
 

@@ -58,7 +58,7 @@ import TesseraModels
         } catch let LLMError.refused(index, _) {
             #expect(index == 1)
         }
-        for _ in 0..<200 where llm.engine.stats.running + llm.engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(5)) }
+        for _ in 0..<2000 where llm.engine.stats.running + llm.engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(llm.engine.stats.blocksUsed == 0)
         let ok = try await llm.generate([[5, 6], [7]], SamplingParams(maxTokens: 4, ignoreEOS: true))
         #expect(ok.map(\.ids.count) == [4, 4])
@@ -67,14 +67,15 @@ import TesseraModels
     /// Cancelling the task that awaits `generate` aborts its requests and frees their blocks.
     @Test func cancellingGenerateAbortsItsRequests() async throws {
         let model = try EngineModels.tinyLlama.get()
-        let llm = try LLM(executor: LocalExecutor(model: model, numBlocks: 64, blockSize: 4, stepDelay: 0.002), tokenizer: nil,
-                          options: EngineOptions(maxNumBatchedTokens: 16, maxNumSeqs: 4))
+        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 64, blockSize: 4), pauseAt: 4)
+        let llm = try LLM(executor: executor, tokenizer: nil, options: EngineOptions(maxNumBatchedTokens: 16, maxNumSeqs: 4))
         defer { llm.shutdown() }
         let task = Task { try await llm.generate([[5, 6], [7, 8, 9]], SamplingParams(maxTokens: 250, ignoreEOS: true)) }
-        try await Task.sleep(for: .milliseconds(20))
+        executor.waitUntilPaused()
         task.cancel()
+        executor.release(after: 0.2)
         await #expect(throws: (any Error).self) { _ = try await task.value }
-        for _ in 0..<200 where llm.engine.stats.running + llm.engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(5)) }
+        for _ in 0..<2000 where llm.engine.stats.running + llm.engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(llm.engine.stats.running == 0 && llm.engine.stats.blocksUsed == 0)
     }
 

@@ -52,11 +52,16 @@ import TesseraModels
         let expected = try await runAll(reference, requests)
         reference.shutdown()
 
-        let (engine, _) = try EngineModels.engine(model, numBlocks: 20, options: options, stepDelay: 0.001)
+        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 20, blockSize: 4, stepDelay: 0.001), pauseAt: 8)
+        let engine = try EngineCore(executor: executor, tokenizer: nil, options: options)
         defer { engine.shutdown() }
         var random = SeededRandom(seed: seed)
         let victims = Set(requests.map(\.id).filter { _ in random.next() % 2 == 0 })
         let streams = try requests.map { try engine.submit($0) }
+        // The first victim mid-flight for sure; the others at random moments.
+        executor.waitUntilPaused()
+        engine.abort(victims.sorted()[0])
+        executor.release()
         let aborter = Task {
             var random = SeededRandom(seed: seed &+ 100)
             for id in victims.sorted() {
@@ -89,14 +94,16 @@ import TesseraModels
     /// Shutting down with requests in flight ends each of them with `abort`.
     @Test func shutdownAbortsEverything() async throws {
         let model = try EngineModels.tinyLlama.get()
-        let (engine, _) = try EngineModels.engine(model, numBlocks: 20)
+        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 200, blockSize: 4), pauseAt: 8)
+        let engine = try EngineCore(executor: executor, tokenizer: nil)
         let streams = try Self.requests(SamplingParams(maxTokens: 300, ignoreEOS: true)).map { try engine.submit($0) }
-        try await Task.sleep(for: .milliseconds(10))
-        engine.shutdown()
+        executor.waitUntilPaused()
+        let stopper = Thread { engine.shutdown() }
+        stopper.start()
+        executor.release()
         for stream in streams { #expect(try await collect(stream).finish == .abort) }
         #expect(throws: EngineError.stopped) { try engine.submit(EngineRequest(id: "late", promptIDs: [4])) }
     }
-
     /// cp=2: the same preemption pressure in logical blocks of 8 tokens (8 blocks per rank, 64
     /// tokens for the group) gives the single-rank ample-cache outputs.
     @Test func contextParallelPreemption() async throws {
