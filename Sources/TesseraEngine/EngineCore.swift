@@ -184,6 +184,7 @@ public final class EngineCore: @unchecked Sendable {
     private func step(into outputs: inout [(Stream.Continuation, RequestOutput, finished: Bool)]) throws {
         let plan = scheduler.schedule()
         counters.preemptions = scheduler.preemptionCount
+        counters.peakRunning = max(counters.peakRunning, scheduler.running.count)
         guard !plan.chunks.isEmpty else { return }
         let (batch, sampled) = plan.forwardBatch()
         let logits = try executor.forward(batch)
@@ -216,7 +217,6 @@ public final class EngineCore: @unchecked Sendable {
         counters.steps += 1
         counters.batchedTokens += batch.tokens.count
         counters.peakStepTokens = max(counters.peakStepTokens, batch.tokens.count)
-        counters.peakRunning = max(counters.peakRunning, plan.chunks.count)
     }
 
     /// Takes a sequence out of the engine (blocks freed) and makes its final output.

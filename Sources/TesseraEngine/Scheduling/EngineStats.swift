@@ -11,7 +11,7 @@ public struct EngineStats: Sendable, Equatable {
     public var evictions = 0
     public var running = 0
     public var waiting = 0
-    /// Most sequences running in one step.
+    /// Most sequences running (admitted, holding blocks) after a step was planned.
     public var peakRunning = 0
     public var preemptions = 0
     public var prefixQueryTokens = 0
