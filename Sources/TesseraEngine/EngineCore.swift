@@ -12,6 +12,7 @@ import TesseraTokenizer
 /// stop, length or abort) or, when the executor fails, with that error.
 ///
 /// The loop runs on a `Thread`, not in Swift concurrency: `forward` is long blocking CPU work.
+/// That thread keeps the engine alive: call `shutdown()` when done (`LLM` does on deinit).
 public final class EngineCore: @unchecked Sendable {
     public typealias Stream = AsyncThrowingStream<RequestOutput, any Error>
 
