@@ -3,7 +3,7 @@ import Foundation
 import TesseraEngine
 import TesseraTokenizer
 
-struct ChatCommand: ParsableCommand {
+struct ChatCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat",
         abstract: "Talk with the model in the terminal; replies stream as they are generated.",
@@ -16,7 +16,7 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
 
-    func run() throws {
+    func run() async throws {
         let (opened, runner) = try modelOptions.start { opened in
             guard try opened.requireTokenizer().hasChatTemplate else {
                 throw CLIError("\(opened.source.lastPathComponent) ships no chat template; use `tessera generate`")
@@ -24,11 +24,12 @@ struct ChatCommand: ParsableCommand {
             return min(modelOptions.cache.maxModelLen ?? 4096, opened.config.maxPositionEmbeddings)
         }
         let tokenizer = try opened.requireTokenizer()
-        let generator = Generator(runner: runner, tokenizer: tokenizer)
+        let llm = try LLM(executor: runner, tokenizer: tokenizer, options: EngineOptions(maxModelLen: modelOptions.cache.maxModelLen))
+        defer { llm.shutdown() }
         var conversation = Conversation(system: system)
         let interactive = isatty(STDIN_FILENO) == 1
         while true {
-            if interactive { FileHandle.standardOutput.write(Data("> ".utf8)) }
+            if interactive { StandardOutput.write("> ") }
             guard let line = readLine() else { break }
             let message = line.trimmingCharacters(in: .whitespaces)
             if message.isEmpty { continue }
@@ -36,14 +37,15 @@ struct ChatCommand: ParsableCommand {
             if message == "/reset" { conversation = Conversation(system: system); continue }
 
             conversation.messages.append(ChatMessage(role: "user", content: message))
-            let prompt = try tokenizer.applyChatTemplate(conversation.messages, addGenerationPrompt: true)
             do {
-                let output = try generator.generate(promptIDs: tokenizer.encode(prompt, addSpecialTokens: false), params: sampling.params) { piece in
-                    FileHandle.standardOutput.write(Data(piece.utf8))
+                var reply = ""
+                for try await output in try llm.stream(tokenizer.encodeChat(conversation.messages, addGenerationPrompt: true), sampling.params) {
+                    StandardOutput.write(output.newText)
+                    reply += output.newText
                 }
-                print()
-                conversation.messages.append(ChatMessage(role: "assistant", content: output.text))
-            } catch let error as GenerationError {
+                StandardOutput.write("\n")
+                conversation.messages.append(ChatMessage(role: "assistant", content: reply))
+            } catch let error as EngineError {
                 // The conversation outgrew the model: say so and let the user reset.
                 conversation.messages.removeLast()
                 FileHandle.standardError.write(Data("error: \(error); /reset to start over\n".utf8))

@@ -3,14 +3,16 @@ import Foundation
 import TesseraEngine
 import TesseraTokenizer
 
-struct GenerateCommand: ParsableCommand {
+struct GenerateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate",
-        abstract: "Generate a continuation of each prompt.",
+        abstract: "Generate a continuation of each prompt; several prompts run as one continuous batch.",
         discussion: """
-            Each PROMPT argument, and each non-empty line of --prompts-file, is one prompt. \
-            Text streams to standard output as it is generated; with --json, one JSON object \
-            per prompt per line: {"prompt_ids", "ids", "text", "finish_reason", "timings"}.
+            Each PROMPT argument, and each non-empty line of --prompts-file, is one prompt; all of them \
+            run together through the engine (continuous batching). With one prompt, text streams to \
+            standard output as it is generated; with several, each output is printed in order when \
+            done. With --json, one JSON object per prompt per line: \
+            {"prompt_ids", "ids", "text", "finish_reason", "timings"}.
             """
     )
 
@@ -28,6 +30,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var sampling: SamplingOptions
+    @OptionGroup var engine: EngineFlags
 
     func validate() throws {
         if prompts.isEmpty && promptsFile == nil {
@@ -35,30 +38,29 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let texts = try allPrompts()
         var promptIDs: [[Int]] = []
         let (opened, runner) = try modelOptions.start { opened in
             let encoder = PromptEncoder(tokenizer: try opened.requireTokenizer(), chat: chat)
             promptIDs = try texts.map(encoder.encode)
-            let longest = promptIDs.map(\.count).max() ?? 0
-            return min(longest + sampling.maxTokens, opened.config.maxPositionEmbeddings)
+            let longest = min((promptIDs.map(\.count).max() ?? 0) + sampling.maxTokens, opened.config.maxPositionEmbeddings)
+            // Room for every prompt at once, up to the engine's sequence cap.
+            return longest * min(promptIDs.count, engine.maxNumSeqs)
         }
-        let generator = Generator(runner: runner, tokenizer: try opened.requireTokenizer())
-        for (index, ids) in promptIDs.enumerated() {
-            do {
-                if json {
-                    let output = try generator.generate(promptIDs: ids, params: sampling.params)
-                    print(try JSONLine.encode(GenerationRecord(output)))
-                } else {
-                    _ = try generator.generate(promptIDs: ids, params: sampling.params) { piece in
-                        FileHandle.standardOutput.write(Data(piece.utf8))
-                    }
-                    print()
-                }
-            } catch {
-                throw CLIError("prompt \(index + 1): \(error)")
+        let llm = try LLM(executor: runner, tokenizer: opened.tokenizer, options: try engine.options(modelOptions))
+        defer { llm.shutdown() }
+        if json {
+            for output in try await llm.generate(promptIDs, sampling.params) {
+                print(try JSONLine.encode(GenerationRecord(output)))
             }
+        } else if promptIDs.count == 1 {
+            for try await output in try llm.stream(promptIDs[0], sampling.params) {
+                StandardOutput.write(output.newText)
+            }
+            StandardOutput.write("\n")
+        } else {
+            for output in try await llm.generate(promptIDs, sampling.params) { print(output.text) }
         }
     }
 
@@ -86,9 +88,7 @@ struct PromptEncoder {
         guard tokenizer.hasChatTemplate else {
             throw CLIError("--chat: this model ships no chat template")
         }
-        let rendered = try tokenizer.applyChatTemplate([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
-        // The template writes every special token itself: add none.
-        return tokenizer.encode(rendered, addSpecialTokens: false)
+        return try tokenizer.encodeChat([ChatMessage(role: "user", content: text)], addGenerationPrompt: true)
     }
 }
 

@@ -6,6 +6,6 @@ struct Tessera: AsyncParsableCommand {
         commandName: "tessera",
         abstract: "An LLM inference engine in Swift, built around context parallelism.",
         version: "0.1.0",
-        subcommands: [PullCommand.self, GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, PlanCommand.self, BenchDecodeCommand.self]
+        subcommands: [PullCommand.self, GenerateCommand.self, ChatCommand.self, TokenizeCommand.self, PlanCommand.self, BenchCommand.self, BenchDecodeCommand.self]
     )
 }

@@ -1,0 +1,20 @@
+import ArgumentParser
+import TesseraEngine
+
+/// Continuous-batching limits shared by `generate` and `bench`.
+struct EngineFlags: ParsableArguments {
+    @Option(help: "Tokens per engine step: decode tokens plus prefill chunks.")
+    var maxNumBatchedTokens: Int = 512
+
+    @Option(help: "Sequences running at once.")
+    var maxNumSeqs: Int = 64
+
+    @Flag(inversion: .prefixedEnableDisable, help: "Reuse cached KV blocks of identical prompt prefixes.")
+    var prefixCaching = true
+
+    func options(_ model: ModelOptions) throws -> EngineOptions {
+        EngineOptions(
+            maxNumBatchedTokens: maxNumBatchedTokens, maxNumSeqs: maxNumSeqs,
+            enablePrefixCaching: prefixCaching, maxModelLen: model.cache.maxModelLen)
+    }
+}
