@@ -6,7 +6,7 @@ FLAGS   := -c release -Xswiftc -enable-testing
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test setup build model fixtures bench clean
+.PHONY: demo test setup build model fixtures bench bench-batch bench-cp clean
 
 setup:
 	@scripts/setup.sh
@@ -32,6 +32,21 @@ fixtures: model
 bench: model
 	$(PYTHON) -m pip install -q -r scripts/requirements-bench.txt
 	$(PYTHON) scripts/bench_single_stream.py --tessera $(BIN)
+
+# Batched throughput at concurrency 1, 8, 32 against llama.cpp (C slots) and transformers.
+bench-batch: model
+	$(PYTHON) -m pip install -q -r scripts/requirements-bench.txt
+	$(PYTHON) scripts/bench_batch.py --tessera $(BIN)
+
+# Context parallelism on DESIGN.md's reference shape (Qwen3-0.6B, 1 KV head, random weights):
+# decode step time at 8k/16k/32k context and KV capacity, tp=2 with cp=1 against cp=2, then
+# a serving workload that fills a 16 MiB-per-rank cache with each.
+bench-cp: build
+	$(BIN) bench-decode --model examples/qwen3-0.6b-1kv --load-format dummy -tp 2 --cp-sizes 1,2 \
+	    --contexts 8192,16384,32768 --kv-cache-memory 13609107456
+	for cp in 1 2; do $(BIN) bench --model examples/qwen3-0.6b-1kv --load-format dummy -tp 2 -cp $$cp \
+	    --kv-cache-dtype bf16 --kv-cache-memory 16MiB --num-prompts 32 --input-len 64 --output-len 32 \
+	    --concurrency 32 --quiet; done
 
 clean:
 	rm -rf .build
