@@ -14,7 +14,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
@@ -40,7 +39,6 @@ let package = Package(
             name: "TesseraEngine",
             dependencies: [
                 "TesseraDistributed", "TesseraModels", "TesseraTokenizer", "TesseraTensor",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
@@ -49,7 +47,6 @@ let package = Package(
             dependencies: [
                 "TesseraEngine", "TesseraModels", "TesseraTokenizer", "TesseraDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         /// Fixture paths shared by the test targets.
