@@ -28,7 +28,10 @@ public final class EngineCore: @unchecked Sendable {
     private let condition = NSCondition()
     private var inbox: [(EngineRequest, Stream.Continuation, ContinuousClock.Instant)] = []
     private var abortInbox: [String] = []
-    private var liveIDs: Set<String> = []
+    /// Ids of requests not yet finished, each with the serial of its submission: a stream of a
+    /// finished request that terminates late must not abort a new request reusing its id.
+    private var liveIDs: [String: UInt64] = [:]
+    private var submissions: UInt64 = 0
     private var stopping = false
     private var resetPrefixCacheRequested = false
     private var failure: EngineError?
@@ -72,16 +75,18 @@ public final class EngineCore: @unchecked Sendable {
         let id = request.id
         condition.lock()
         let refusal: EngineError? =
-            if let failure { failure } else if stopping { .stopped } else if liveIDs.contains(id) { .duplicateRequestID(id) } else { nil }
+            if let failure { failure } else if stopping { .stopped } else if liveIDs[id] != nil { .duplicateRequestID(id) } else { nil }
+        submissions += 1
+        let serial = submissions
         if refusal == nil {
-            liveIDs.insert(id)
+            liveIDs[id] = serial
             inbox.append((request, continuation, clock.now))
             condition.signal()
         }
         condition.unlock()
         if let refusal { throw refusal }
         continuation.onTermination = { [weak self] termination in
-            if case .cancelled = termination { self?.abort(id) }
+            if case .cancelled = termination { self?.abort(id, serial: serial) }
         }
         return stream
     }
@@ -90,6 +95,15 @@ public final class EngineCore: @unchecked Sendable {
     /// its stream gets a final output with finish reason `abort`. Unknown ids are ignored.
     public func abort(_ id: String) {
         condition.withLock {
+            abortInbox.append(id)
+            condition.signal()
+        }
+    }
+
+    /// Aborts `id` only while it is still the submission `serial` (its consumer went away).
+    private func abort(_ id: String, serial: UInt64) {
+        condition.withLock {
+            guard liveIDs[id] == serial else { return }
             abortInbox.append(id)
             condition.signal()
         }
@@ -237,7 +251,7 @@ public final class EngineCore: @unchecked Sendable {
     private func deliver(_ outputs: [(Stream.Continuation, RequestOutput, finished: Bool)]) {
         refreshStats()
         condition.withLock {
-            for (_, output, finished) in outputs where finished { liveIDs.remove(output.requestID) }
+            for (_, output, finished) in outputs where finished { liveIDs[output.requestID] = nil }
         }
         for (continuation, output, finished) in outputs {
             continuation.yield(output)
@@ -275,7 +289,7 @@ public final class EngineCore: @unchecked Sendable {
         refreshStats()
         let late = condition.withLock {
             failure = .executorFailed(String(describing: error))
-            liveIDs = []
+            liveIDs = [:]
             defer { inbox = [] }
             return inbox
         }

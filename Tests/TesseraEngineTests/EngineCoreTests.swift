@@ -284,8 +284,11 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
         #expect(throws: EngineError.stopStringsNeedTokenizer(requestID: "d")) {
             try engine.submit(EngineRequest(id: "d", promptIDs: [5], params: SamplingParams(stop: ["x"])))
         }
-        _ = try engine.submit(EngineRequest(id: "e", promptIDs: [5], params: SamplingParams(maxTokens: 100, ignoreEOS: true)))
-        #expect(throws: EngineError.duplicateRequestID("e")) { try engine.submit(EngineRequest(id: "e", promptIDs: [5])) }
+        // Keep the stream: dropping it would abort "e" (its consumer went away) and free the id.
+        let running = try engine.submit(EngineRequest(id: "e", promptIDs: [5], params: SamplingParams(maxTokens: 100, ignoreEOS: true)))
+        withExtendedLifetime(running) {
+            #expect(throws: EngineError.duplicateRequestID("e")) { try engine.submit(EngineRequest(id: "e", promptIDs: [5])) }
+        }
     }
 
     @Test func lengthIsCappedByTheCache() async throws {
