@@ -31,7 +31,10 @@ public struct RunnerSetup {
         cache: CacheSettings, minimumSequenceLength: Int
     ) throws -> RunnerSetup {
         let parallel = try ParallelConfig(tp: tp, cp: cp, cpInterleave: cpInterleave, model: model.config, blockSize: cache.blockSize)
-        let maxLength = min(cache.maxModelLength ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
+        // Without a budget the cache is sized for the request: report concurrency at its length.
+        let maxLength = cache.budgetBytesPerRank == nil
+            ? max(1, minimumSequenceLength)
+            : min(cache.maxModelLength ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
         let bytesPerToken = try KVCapacityPlan(
             model: model.config, parallel: parallel, budgetBytesPerRank: 0,
             kvElementBytes: cache.dtype.bytesPerElement, maxModelLength: maxLength
