@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import TesseraModels
 import TesseraTensor
@@ -85,13 +86,7 @@ struct StepRunner {
 @Suite("Attention")
 struct AttentionTests {
     static func random(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
-        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-        return (0..<count).map { _ in
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return (Float(state >> 40) / Float(1 << 24) * 2 - 1) * scale
-        }
+        TestRandom.floats(count, seed: seed, scale: scale)
     }
 
     static func maxAbsDiff(_ a: [[Float]], _ b: [[Float]]) -> Float {
