@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import TesseraModels
 
@@ -238,18 +239,5 @@ import Testing
         try Data("{not json".utf8).write(to: index)
         error = try #require(throws: ModelFileError.self) { try SafetensorsWeightSource(folder: folder) }
         #expect(error.description.contains("invalid index JSON"))
-    }
-}
-
-/// A small deterministic generator for the corruption test.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

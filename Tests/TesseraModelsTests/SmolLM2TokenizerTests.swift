@@ -122,7 +122,7 @@ extension SmolLM2TokenizerTests {
     /// numbers, code, and non-Latin scripts), once with a cold word cache and once warm.
     @Test func encodeSpeed() throws {
         let tokenizer = try Self.tokenizer.get()
-        var generator = SplitMix(seed: 42)
+        var generator = SplitMix64(seed: 42)
         let words = ["the", "of", "and", "tokenizer", "inference", "engine", "context", "parallel", "cache",
                      "Zürich", "naïve", "中文", "日本語", "Привет", "😀", "x_1", "self.value", "42", "3.14159",
                      "don't", "it's", "(a+b)", "{\"k\": [1, 2]}", "\n", "\n\n", "    ", "\t"]
@@ -140,18 +140,5 @@ extension SmolLM2TokenizerTests {
                 + "\(String(format: "%.3f", seconds)) s = \(String(format: "%.2f", megabytes / seconds)) MB/s, "
                 + "\(String(format: "%.0f", Double(ids.count) / seconds)) tokens/s")
         }
-    }
-}
-
-/// A tiny deterministic generator for test text.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
