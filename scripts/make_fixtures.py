@@ -30,12 +30,17 @@ Tests/Fixtures/ (or --out):
                                       greedy continuations
   logits/smollm2.safetensors/.json    SmolLM2 logits at selected positions
   generation/smollm2_greedy.json      SmolLM2 greedy generations (40 tokens)
+  generation/smollm2_logprobs.json    log-probabilities (chosen + top 5) of the first
+                                      8 greedy tokens of 3 of those prompts
   manifest.json                       size and sha256 of every file above
 
 Run from the repository root (about 2-3 minutes on 2 CPU cores):
 
     pip install -r scripts/requirements-fixtures.txt
-    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR]
+    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR] [--only logprobs]
+
+--only logprobs writes just generation/smollm2_logprobs.json (from the existing
+smollm2_greedy.json) and its manifest entry, leaving every other file as it is.
 
 --gguf defaults to $TESSERA_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf with
 TESSERA_HOME defaulting to ~/.cache/tessera. That file is shipped inside the
@@ -1119,6 +1124,74 @@ def smollm2_generation_fixtures(out: Path, tok, model) -> list:
 
 
 # --------------------------------------------------------------------------
+# 6. log-probabilities of greedy generations
+# --------------------------------------------------------------------------
+
+LOGPROB_PROMPTS = ["The capital of France is", "def fibonacci(n):", "Write a haiku about the sea."]
+LOGPROB_POSITIONS = 8
+LOGPROB_TOP = 5
+
+
+def smollm2_logprob_fixtures(out: Path, tok, model) -> None:
+    """Reference log-probabilities for the first generated positions of some greedy fixtures.
+
+    Reads generation/smollm2_greedy.json (it does not regenerate it), reruns model.generate on
+    those prompts for LOGPROB_POSITIONS tokens, asserts the same tokens, and takes log_softmax
+    of each step's raw logits in float64 (the logits themselves are the float32 forward).
+    """
+    import torch
+
+    greedy = json.loads((out / "generation" / "smollm2_greedy.json").read_text(encoding="utf-8"))
+    by_prompt = {r["prompt"]: r for r in greedy["results"]}
+    eos = greedy["eos_token_id"]
+    results = []
+    for text in LOGPROB_PROMPTS:
+        ref = by_prompt[text]
+        ids = ref["prompt_ids"]
+        n = min(LOGPROB_POSITIONS, ref["n_generated"])
+        with torch.no_grad():
+            o = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                               do_sample=False, max_new_tokens=n, eos_token_id=eos, pad_token_id=eos,
+                               output_logits=True, return_dict_in_generate=True, use_cache=True)
+        new = o.sequences[0, len(ids):].tolist()
+        assert new == ref["generated_ids"][:n], (text, new)
+        steps = []
+        for step, lg in enumerate(o.logits):
+            lp = torch.log_softmax(lg[0].double(), dim=-1).numpy()
+            order = np.argsort(-lp, kind="stable")  # stable: the lower id first among equals
+            top = order[:LOGPROB_TOP + 1]
+            steps.append({
+                "token": new[step],
+                "logprob": float(lp[new[step]]),
+                "top_ids": [int(t) for t in top[:LOGPROB_TOP]],
+                "top_logprobs": [float(lp[t]) for t in top[:LOGPROB_TOP]],
+                "next_logprob": float(lp[top[LOGPROB_TOP]]),
+            })
+        results.append({"prompt": text, "chat": ref["chat"], "prompt_ids": ids, "steps": steps})
+    write_json(out / "generation" / "smollm2_logprobs.json", {
+        "description": "Log-probabilities of the first greedy tokens of some prompts of smollm2_greedy.json: "
+                       "model.generate(do_sample=False, output_logits=True) in float32 (eager attention, KV "
+                       "cache), then torch.log_softmax(logits.double()) of each step's raw logits (before any "
+                       "temperature / top-k / top-p). Per step: the chosen token and its logprob, the "
+                       f"top {LOGPROB_TOP} (id, logprob) by descending logprob (lower id first among equals), "
+                       f"and next_logprob = the logprob of the {LOGPROB_TOP + 1}th most likely token.",
+        "top": LOGPROB_TOP,
+        "results": results,
+    })
+
+
+def update_manifest_entries(out: Path, paths: list[Path]) -> None:
+    """Adds or refreshes the manifest entries of `paths` only, leaving every other entry as it is."""
+    manifest_path = out / "manifest.json"
+    doc = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for p in paths:
+        doc["files"][str(p.relative_to(out))] = {"bytes": p.stat().st_size, "sha256": sha256_of(p)}
+    # the same order as a full run (sorted Paths: "tiny-llama/x" before "tiny-llama-1kv/x")
+    doc["files"] = dict(sorted(doc["files"].items(), key=lambda kv: Path(kv[0])))
+    write_json(manifest_path, doc)
+
+
+# --------------------------------------------------------------------------
 
 def main() -> int:
     home = Path(os.environ.get("TESSERA_HOME", Path.home() / ".cache" / "tessera"))
@@ -1127,6 +1200,9 @@ def main() -> int:
     ap.add_argument("--gguf", type=Path, default=home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf",
                     help="path of SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--out", type=Path, default=repo / "Tests" / "Fixtures", help="output directory")
+    ap.add_argument("--only", choices=["logprobs"],
+                    help="write just this fixture (logprobs: generation/smollm2_logprobs.json, from the "
+                         "existing smollm2_greedy.json) and update its manifest entry; nothing else is touched")
     args = ap.parse_args()
     gguf_path = args.gguf.expanduser().resolve()
     if not gguf_path.is_file():
@@ -1162,6 +1238,13 @@ def main() -> int:
     hello = tok("Hello world! 123", add_special_tokens=False).input_ids
     assert hello == [19556, 905, 17, 216, 33, 34, 35], hello
 
+    if args.only == "logprobs":
+        s = time.time()
+        smollm2_logprob_fixtures(out, tok, model)
+        update_manifest_entries(out, [out / "generation" / "smollm2_logprobs.json"])
+        mark("logprobs", s)
+        return 0
+
     s = time.time()
     tinfo = smollm2_tokenizer_fixtures(tok, gguf_path, out)
     log(f"smollm2 tokenizer: {tinfo}")
@@ -1191,6 +1274,10 @@ def main() -> int:
         log(f"  {g['prompt']!r}: {g['n_generated']} tokens, {g['finish_reason']}, "
             f"min margin {g['min_margin']:.4f}: {g['generated_text']!r}")
     mark("generation", s)
+
+    s = time.time()
+    smollm2_logprob_fixtures(out, tok, model)
+    mark("logprobs", s)
 
     manifest = {}
     for p in sorted(set(PRODUCED)):

@@ -212,13 +212,19 @@ public final class EngineCore: @unchecked Sendable {
         let now = clock.now
         logits.data.withUnsafeBufferPointer { all in
             for (row, sequence) in sampled.enumerated() {
-                let token = sequence.sampler.sample(UnsafeBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)]))
+                let rowLogits = UnsafeBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)])
+                let token = sequence.sampler.sample(rowLogits)
                 sequence.append(token)
                 if sequence.firstToken == nil { sequence.firstToken = now }
                 let (text, stopped) = sequence.output.accept(token)
                 var output = RequestOutput(requestID: sequence.id, newTokenIDs: [token], newText: text)
+                if let top = sequence.sampler.params.logprobs {
+                    output.newLogprobs = [Sampler.logprobs(rowLogits, token: token, top: top)]
+                }
                 let continuation = live[sequence.id]!.continuation
                 if stopped || sequence.generatedCount >= sequence.maxNewTokens {
+                    // The final output carries no tokens: fold its text, reason and metrics
+                    // into this one, which keeps the last token and its logprob.
                     let final = end(sequence, stopped ? .stop : .length)
                     output.newText += final.newText
                     output.finishReason = final.finishReason

@@ -13,10 +13,17 @@ public struct SamplingParams: Sendable, Equatable {
     public var stop: [String] = []
     /// Keep going past the model's end-of-sequence tokens.
     public var ignoreEOS: Bool = false
+    /// Nil: no log-probabilities. 0...20: each output token comes with its log-probability and
+    /// this many most likely alternatives (`RequestOutput.newLogprobs`), all taken from the
+    /// model's raw distribution, before temperature, top-k and top-p (as vLLM reports them).
+    public var logprobs: Int? = nil
+
+    /// The most alternatives `logprobs` may ask for (OpenAI's limit for `top_logprobs`).
+    public static let maxLogprobs = 20
 
     public init(
         temperature: Float = 0, topK: Int = 0, topP: Float = 1, seed: UInt64 = 0,
-        maxTokens: Int = 128, stop: [String] = [], ignoreEOS: Bool = false
+        maxTokens: Int = 128, stop: [String] = [], ignoreEOS: Bool = false, logprobs: Int? = nil
     ) {
         self.temperature = temperature
         self.topK = topK
@@ -25,6 +32,7 @@ public struct SamplingParams: Sendable, Equatable {
         self.maxTokens = maxTokens
         self.stop = stop
         self.ignoreEOS = ignoreEOS
+        self.logprobs = logprobs
     }
 
     public func validate() throws(SamplingParamsError) {
@@ -33,6 +41,9 @@ public struct SamplingParams: Sendable, Equatable {
         guard topP.isFinite, topP > 0, topP <= 1 else { throw .invalid("top_p", "\(topP)", "must be in (0, 1]") }
         guard maxTokens >= 1 else { throw .invalid("max_tokens", "\(maxTokens)", "must be >= 1") }
         guard !stop.contains("") else { throw .invalid("stop", "\"\"", "stop strings must not be empty") }
+        if let logprobs, !(0...Self.maxLogprobs).contains(logprobs) {
+            throw .invalid("logprobs", "\(logprobs)", "must be in 0...\(Self.maxLogprobs)")
+        }
     }
 }
 

@@ -35,6 +35,9 @@ public enum RequestFinishReason: String, Sendable, Codable {
 public struct RequestOutput: Sendable {
     public var requestID: String
     public var newTokenIDs: [Int]
+    /// One entry per `newTokenIDs` entry when the request set `SamplingParams.logprobs`,
+    /// otherwise empty.
+    public var newLogprobs: [TokenLogprob] = []
     /// Newly visible text (never half a character, never part of a stop string); empty when
     /// the engine has no tokenizer.
     public var newText: String
