@@ -140,6 +140,13 @@ public final class Tokenizer: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The bytes one token stands for (a byte-level token may hold part of a character).
+    public func tokenBytes(_ id: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        appendBytes(of: id, skipSpecialTokens: false, to: &bytes)
+        return bytes
+    }
+
     func appendBytes(of id: Int, skipSpecialTokens: Bool, to bytes: inout [UInt8]) {
         guard id >= 0 && id < isSpecial.count else { return }
         if skipSpecialTokens && isSpecial[id] { return }

@@ -24,16 +24,30 @@ struct ModelOptions: ParsableArguments {
     /// rewritten line of standard error.
     /// - Parameter minimumSequenceLength: tokens one sequence must fit (sizes the cache when
     ///   no --kv-cache-memory is given).
-    func start(minimumSequenceLength: (OpenedModel) throws -> Int) throws -> (OpenedModel, ModelRunner) {
+    /// - Parameter defaultBudgetBytes: KV bytes per rank when no --kv-cache-memory is given
+    ///   (nil: just enough for `minimumSequenceLength`).
+    /// - Parameter report: gets the capacity report even with --quiet (the server logs it).
+    func start(
+        defaultBudgetBytes: Int? = nil, report: ((String) -> Void)? = nil,
+        minimumSequenceLength: (OpenedModel) throws -> Int
+    ) throws -> (OpenedModel, ModelRunner) {
         let progress = ProgressLine(enabled: !quiet)
         let started = Date()
         let opened = try OpenedModel.open(model, loadFormat: loadFormat) { progress.show($0) }
+        var settings = try cache.settings
+        settings.budgetBytesPerRank = settings.budgetBytesPerRank ?? defaultBudgetBytes
         let setup = try RunnerSetup.start(
             opened, tp: parallel.tensorParallelSize, cp: parallel.contextParallelSize,
-            cpInterleave: parallel.cpInterleave, cpCombine: parallel.cpComm, cache: try cache.settings,
+            cpInterleave: parallel.cpInterleave, cpCombine: parallel.cpComm, cache: settings,
             minimumSequenceLength: try minimumSequenceLength(opened))
-        progress.finish(String(format: "loaded %@ on %d rank(s) in %.1f s; %@", opened.source.lastPathComponent,
-                               setup.runner.parallel.tp, Date().timeIntervalSince(started), setup.plan.description))
+        let summary = String(format: "loaded %@ on %d rank(s) in %.1f s; %@", opened.source.lastPathComponent,
+                             setup.runner.parallel.tp, Date().timeIntervalSince(started), setup.plan.description)
+        if let report {
+            progress.clear()
+            report(summary)
+        } else {
+            progress.finish(summary)
+        }
         return (opened, setup.runner)
     }
 }

@@ -25,6 +25,12 @@ final class ProgressLine: @unchecked Sendable {
         write(isTerminal ? "\r\u{1B}[K\(message)\n" : "\(message)\n")
     }
 
+    /// Erases the line (on a terminal) for output that follows by other means.
+    func clear() {
+        guard enabled, isTerminal else { return }
+        write("\r\u{1B}[K")
+    }
+
     private func write(_ text: String) {
         FileHandle.standardError.write(Data(text.utf8))
     }

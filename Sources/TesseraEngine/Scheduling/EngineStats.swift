@@ -1,5 +1,7 @@
 /// A snapshot of the engine's counters, taken after every step.
 public struct EngineStats: Sendable, Equatable {
+    public init() {}
+
     /// Physical blocks per rank (each a logical block of `tokensPerBlock` tokens on the group).
     public var numBlocks = 0
     public var tokensPerBlock = 0

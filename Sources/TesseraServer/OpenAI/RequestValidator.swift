@@ -1,0 +1,196 @@
+import TesseraEngine
+import TesseraTokenizer
+
+/// Turns decoded OpenAI requests into `GenerationJob`s, or a 400 naming the field at fault.
+struct RequestValidator: Sendable {
+    let modelName: String
+    let tokenizer: Tokenizer
+    /// Longest prompt + output the engine serves.
+    let maxSequenceLength: Int
+    let vocabularySize: Int
+
+    static let maxChoices = 16
+    static let maxStops = 16
+    static let maxLogprobs = 20
+
+    func job(_ request: CompletionRequest) throws(APIError) -> GenerationJob {
+        try checkModel(request.model)
+        if request.echo == true { throw .invalid("'echo' is not supported.", param: "echo") }
+        if let suffix = request.suffix, !suffix.isEmpty { throw .invalid("'suffix' is not supported.", param: "suffix") }
+        if let bestOf = request.bestOf, bestOf != (request.n ?? 1) {
+            throw .invalid("'best_of' is not supported (it must equal n).", param: "best_of")
+        }
+        if let logprobs = request.logprobs, !(0...Self.maxLogprobs).contains(logprobs) {
+            throw .invalid("'logprobs' must be between 0 and \(Self.maxLogprobs), got \(logprobs).", param: "logprobs")
+        }
+        let prompts: [[Int]]
+        switch request.prompt {
+        case .texts(let texts): prompts = texts.map { tokenizer.encode($0) }
+        case .tokenLists(let lists): prompts = lists
+        }
+        guard !prompts.isEmpty else { throw .invalid("'prompt' must not be an empty list.", param: "prompt") }
+        try checkPrompts(prompts, field: "prompt")
+        let fields = SamplingFields(
+            maxTokens: request.maxTokens, maxTokensField: "max_tokens", defaultMaxTokens: 16,
+            temperature: request.temperature, topP: request.topP, topK: request.topK, seed: request.seed,
+            stop: request.stop, n: request.n, presencePenalty: request.presencePenalty,
+            frequencyPenalty: request.frequencyPenalty, ignoreEOS: request.ignoreEOS, logitBias: request.logitBias)
+        let (params, n) = try sampling(fields, prompts: prompts)
+        var withLogprobs = params
+        withLogprobs.logprobs = request.logprobs
+        return GenerationJob(
+            kind: .completion, model: modelName, prompts: prompts, n: n, params: withLogprobs,
+            stream: request.stream ?? false, includeUsage: request.streamOptions?.includeUsage ?? false,
+            logprobs: request.logprobs)
+    }
+
+    func job(_ request: ChatCompletionRequest) throws(APIError) -> GenerationJob {
+        try checkModel(request.model)
+        if let tools = request.tools, !tools.isEmpty { throw .invalid("'tools' are not supported.", param: "tools") }
+        if let format = request.responseFormat, format.type != "text" {
+            throw .invalid("'response_format' of type '\(format.type)' is not supported.", param: "response_format.type")
+        }
+        guard !request.messages.isEmpty else {
+            throw .invalid("'messages' must contain at least one message.", param: "messages")
+        }
+        var messages: [ChatMessage] = []
+        for (index, message) in request.messages.enumerated() {
+            messages.append(try chatMessage(message, index: index))
+        }
+        guard tokenizer.hasChatTemplate else {
+            throw .invalid("The model '\(modelName)' ships no chat template: use /v1/completions.", param: "messages")
+        }
+        let prompt: [Int]
+        do { prompt = try tokenizer.encodeChat(messages, addGenerationPrompt: true) } catch {
+            throw .invalid("The chat template failed on these messages: \(error)", param: "messages")
+        }
+        try checkPrompts([prompt], field: "messages")
+        if request.maxTokens != nil && request.maxCompletionTokens != nil {
+            throw .invalid("Give 'max_completion_tokens' or 'max_tokens', not both.", param: "max_tokens")
+        }
+        let topLogprobs: Int?
+        switch (request.logprobs ?? false, request.topLogprobs) {
+        case (false, .some(let top)) where top > 0:
+            throw .invalid("'top_logprobs' needs 'logprobs': true.", param: "top_logprobs")
+        case (true, let top):
+            let top = top ?? 0
+            guard (0...Self.maxLogprobs).contains(top) else {
+                throw .invalid("'top_logprobs' must be between 0 and \(Self.maxLogprobs), got \(top).", param: "top_logprobs")
+            }
+            topLogprobs = top
+        default:
+            topLogprobs = nil
+        }
+        let fields = SamplingFields(
+            maxTokens: request.maxCompletionTokens ?? request.maxTokens,
+            maxTokensField: request.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
+            defaultMaxTokens: nil, temperature: request.temperature, topP: request.topP, topK: request.topK,
+            seed: request.seed, stop: request.stop, n: request.n, presencePenalty: request.presencePenalty,
+            frequencyPenalty: request.frequencyPenalty, ignoreEOS: request.ignoreEOS, logitBias: request.logitBias)
+        var (params, n) = try sampling(fields, prompts: [prompt])
+        params.logprobs = topLogprobs
+        return GenerationJob(
+            kind: .chat, model: modelName, prompts: [prompt], n: n, params: params,
+            stream: request.stream ?? false, includeUsage: request.streamOptions?.includeUsage ?? false,
+            logprobs: topLogprobs)
+    }
+
+    // MARK: - Shared checks
+
+    private func checkModel(_ name: String) throws(APIError) {
+        guard name == modelName else { throw .unknownModel(name, served: modelName) }
+    }
+
+    private func chatMessage(_ message: ChatCompletionRequest.Message, index: Int) throws(APIError) -> ChatMessage {
+        let field = "messages[\(index)]"
+        let role: String
+        switch message.role {
+        case "system", "user", "assistant": role = message.role
+        case "developer": role = "system"
+        default:
+            throw .invalid("'\(field).role' must be one of system, developer, user, assistant; got '\(message.role)'.",
+                           param: "\(field).role")
+        }
+        guard let content = message.content else {
+            throw .invalid("'\(field).content' is required.", param: "\(field).content")
+        }
+        return ChatMessage(role: role, content: content.text)
+    }
+
+    private func checkPrompts(_ prompts: [[Int]], field: String) throws(APIError) {
+        for (index, prompt) in prompts.enumerated() {
+            let name = prompts.count > 1 ? "\(field)[\(index)]" : field
+            guard !prompt.isEmpty else { throw .invalid("'\(name)' must not be empty.", param: name) }
+            guard prompt.count < maxSequenceLength else {
+                throw .invalid(
+                    "This model's maximum context length is \(maxSequenceLength) tokens, but '\(name)' has \(prompt.count) tokens.",
+                    param: name, code: "context_length_exceeded")
+            }
+            if let bad = prompt.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+                throw .invalid("'\(name)' holds token id \(bad), outside the vocabulary of \(vocabularySize).", param: name)
+            }
+        }
+    }
+
+    private func sampling(_ fields: SamplingFields, prompts: [[Int]]) throws(APIError) -> (SamplingParams, n: Int) {
+        let n = fields.n ?? 1
+        guard (1...Self.maxChoices).contains(n) else {
+            throw .invalid("'n' must be between 1 and \(Self.maxChoices), got \(n).", param: "n")
+        }
+        let temperature = fields.temperature ?? 1
+        guard temperature.isFinite, (0...2).contains(temperature) else {
+            throw .invalid("'temperature' must be between 0 and 2, got \(temperature).", param: "temperature")
+        }
+        let topP = fields.topP ?? 1
+        guard topP.isFinite, topP > 0, topP <= 1 else {
+            throw .invalid("'top_p' must be in (0, 1], got \(topP).", param: "top_p")
+        }
+        let topK = fields.topK ?? 0
+        guard topK >= -1 else { throw .invalid("'top_k' must be -1, 0 (no limit) or positive, got \(topK).", param: "top_k") }
+        for (value, name) in [(fields.presencePenalty, "presence_penalty"), (fields.frequencyPenalty, "frequency_penalty")] {
+            if let value, value != 0 { throw .invalid("'\(name)' is not supported (only 0).", param: name) }
+        }
+        if let bias = fields.logitBias, !bias.isEmpty { throw .invalid("'logit_bias' is not supported.", param: "logit_bias") }
+        let stops = fields.stop?.strings ?? []
+        guard stops.count <= Self.maxStops else {
+            throw .invalid("'stop' may hold at most \(Self.maxStops) strings, got \(stops.count).", param: "stop")
+        }
+        guard !stops.contains("") else { throw .invalid("'stop' strings must not be empty.", param: "stop") }
+
+        let longest = prompts.map(\.count).max() ?? 0
+        let room = maxSequenceLength - longest
+        let maxTokens = fields.maxTokens ?? fields.defaultMaxTokens.map { min($0, room) } ?? room
+        guard maxTokens >= 1 else {
+            throw .invalid("'\(fields.maxTokensField)' must be at least 1, got \(maxTokens).", param: fields.maxTokensField)
+        }
+        guard maxTokens <= room else {
+            throw .invalid(
+                "This model's maximum context length is \(maxSequenceLength) tokens: the prompt has \(longest), "
+                    + "so '\(fields.maxTokensField)' can be at most \(room), got \(maxTokens).",
+                param: fields.maxTokensField, code: "context_length_exceeded")
+        }
+        let seed = fields.seed.map { UInt64(bitPattern: Int64($0)) } ?? UInt64.random(in: .min ... .max)
+        let params = SamplingParams(
+            temperature: Float(temperature), topK: max(topK, 0), topP: Float(topP), seed: seed,
+            maxTokens: maxTokens, stop: stops, ignoreEOS: fields.ignoreEOS ?? false)
+        return (params, n)
+    }
+}
+
+/// The sampling fields both endpoints share.
+private struct SamplingFields {
+    var maxTokens: Int?
+    var maxTokensField: String
+    /// Nil: as many as the context leaves.
+    var defaultMaxTokens: Int?
+    var temperature: Double?
+    var topP: Double?
+    var topK: Int?
+    var seed: Int?
+    var stop: StopInput?
+    var n: Int?
+    var presencePenalty: Double?
+    var frequencyPenalty: Double?
+    var ignoreEOS: Bool?
+    var logitBias: [String: Double]?
+}

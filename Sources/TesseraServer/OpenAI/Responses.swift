@@ -1,0 +1,159 @@
+/// Response bodies of the OpenAI API. Optional fields left nil are omitted.
+
+struct Usage: Encodable, Sendable {
+    var promptTokens: Int
+    var completionTokens: Int
+    var totalTokens: Int { promptTokens + completionTokens }
+
+    enum CodingKeys: String, CodingKey {
+        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens", totalTokens = "total_tokens"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(promptTokens, forKey: .promptTokens)
+        try container.encode(completionTokens, forKey: .completionTokens)
+        try container.encode(totalTokens, forKey: .totalTokens)
+    }
+}
+
+// MARK: - /v1/completions
+
+struct CompletionResponse: Encodable {
+    struct Choice: Encodable {
+        var index: Int
+        var text: String
+        var logprobs: CompletionLogprobs?
+        var finishReason: String?
+
+        enum CodingKeys: String, CodingKey { case index, text, logprobs, finishReason = "finish_reason" }
+
+        /// `finish_reason` and `logprobs` are sent as null while unknown, as OpenAI does.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(text, forKey: .text)
+            try container.encode(logprobs, forKey: .logprobs)
+            try container.encode(finishReason, forKey: .finishReason)
+        }
+    }
+
+    var id: String
+    var object = "text_completion"
+    var created: Int
+    var model: String
+    var choices: [Choice]
+    var usage: Usage?
+}
+
+/// The legacy completions logprobs: parallel arrays.
+struct CompletionLogprobs: Encodable {
+    var tokens: [String] = []
+    var tokenLogprobs: [Float] = []
+    var topLogprobs: [[String: Float]] = []
+    var textOffset: [Int] = []
+
+    enum CodingKeys: String, CodingKey {
+        case tokens, tokenLogprobs = "token_logprobs", topLogprobs = "top_logprobs", textOffset = "text_offset"
+    }
+}
+
+// MARK: - /v1/chat/completions
+
+struct ChatCompletionResponse: Encodable {
+    struct Message: Encodable {
+        var role = "assistant"
+        var content: String
+    }
+
+    struct Choice: Encodable {
+        var index: Int
+        var message: Message
+        var logprobs: ChatLogprobs?
+        var finishReason: String?
+
+        enum CodingKeys: String, CodingKey { case index, message, logprobs, finishReason = "finish_reason" }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(message, forKey: .message)
+            try container.encode(logprobs, forKey: .logprobs)
+            try container.encode(finishReason, forKey: .finishReason)
+        }
+    }
+
+    var id: String
+    var object = "chat.completion"
+    var created: Int
+    var model: String
+    var choices: [Choice]
+    var usage: Usage
+}
+
+struct ChatCompletionChunk: Encodable {
+    struct Delta: Encodable {
+        var role: String?
+        var content: String?
+    }
+
+    struct Choice: Encodable {
+        var index: Int
+        var delta: Delta
+        var logprobs: ChatLogprobs?
+        var finishReason: String?
+
+        enum CodingKeys: String, CodingKey { case index, delta, logprobs, finishReason = "finish_reason" }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(index, forKey: .index)
+            try container.encode(delta, forKey: .delta)
+            try container.encode(logprobs, forKey: .logprobs)
+            try container.encode(finishReason, forKey: .finishReason)
+        }
+    }
+
+    var id: String
+    var object = "chat.completion.chunk"
+    var created: Int
+    var model: String
+    var choices: [Choice]
+    var usage: Usage?
+}
+
+struct ChatLogprobs: Encodable {
+    struct Entry: Encodable {
+        var token: String
+        var logprob: Float
+        var bytes: [UInt8]
+        var topLogprobs: [Alternative]
+
+        enum CodingKeys: String, CodingKey { case token, logprob, bytes, topLogprobs = "top_logprobs" }
+    }
+
+    struct Alternative: Encodable {
+        var token: String
+        var logprob: Float
+        var bytes: [UInt8]
+    }
+
+    var content: [Entry] = []
+}
+
+// MARK: - /v1/models
+
+struct ModelList: Encodable {
+    struct Model: Encodable {
+        var id: String
+        var object = "model"
+        var created: Int
+        var ownedBy = "tessera"
+        var maxModelLen: Int
+
+        enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by", maxModelLen = "max_model_len" }
+    }
+
+    var object = "list"
+    var data: [Model]
+}

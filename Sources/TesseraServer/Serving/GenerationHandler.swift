@@ -1,0 +1,156 @@
+import Foundation
+import Hummingbird
+import Logging
+import TesseraEngine
+import TesseraTokenizer
+
+/// Serves `/v1/completions` and `/v1/chat/completions`: read and validate the body, reserve
+/// room, submit every choice to the engine, then answer as one JSON body or as server-sent
+/// events. A client that goes away has its requests aborted (their KV blocks freed).
+///
+/// Watching for the client going away (Hummingbird's `consumeWithCancellationOnInboundClose`)
+/// uses up the connection, so generation responses say `Connection: close`.
+struct GenerationHandler: Sendable {
+    let engine: EngineCore
+    let tokenizer: Tokenizer
+    let validator: RequestValidator
+    let admission: Admission
+    let metrics: ServerMetrics
+    let logger: Logger
+    let maxBodyBytes: Int
+    let ids: RequestIDs
+
+    func completions(_ request: Request) async throws -> Response {
+        try await handle(request, endpoint: "/v1/completions", prefix: "cmpl") { body throws(APIError) in
+            try validator.job(RequestDecoding.decode(CompletionRequest.self, from: body))
+        }
+    }
+
+    func chatCompletions(_ request: Request) async throws -> Response {
+        try await handle(request, endpoint: "/v1/chat/completions", prefix: "chatcmpl") { body throws(APIError) in
+            try validator.job(RequestDecoding.decode(ChatCompletionRequest.self, from: body))
+        }
+    }
+
+    private func handle(
+        _ request: Request, endpoint: String, prefix: String,
+        parse: (Data) throws(APIError) -> GenerationJob
+    ) async throws -> Response {
+        let started = ContinuousClock.now
+        let id = ids.next(prefix)
+        var request = request
+        do {
+            let body = try await collectBody(&request)
+            let job = try parse(body)
+            if job.choiceCount > admission.limit {
+                throw APIError.invalid(
+                    "This request asks for \(job.choiceCount) completions (prompts x n); the server takes at most \(admission.limit) at once.",
+                    param: "n")
+            }
+            try admission.enter(job.choiceCount)
+            let ticket = AdmissionTicket(admission: admission, choices: job.choiceCount)
+            let stream = try engine.submit(job, requestID: id)
+            let builder = ResponseBuilder(id: id, created: Int(Date().timeIntervalSince1970), job: job, tokenizer: tokenizer)
+            let log = RequestLog(id: id, endpoint: endpoint, started: started, logger: logger, metrics: metrics)
+            if job.stream {
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"],
+                    body: ResponseBody { [request] writer in
+                        defer { withExtendedLifetime(ticket) {} }
+                        try await streamEvents(stream, job: job, builder: builder, request: request, writer: &writer, log: log)
+                    })
+            }
+            defer { withExtendedLifetime(ticket) {} }
+            let results = try await gatherOrAbort(stream, job: job, request: request, log: log)
+            log.finished(status: 200, job: job, results: results)
+            return switch job.kind {
+            case .completion: try OpenAIServer.json(builder.completion(results), closingConnection: true)
+            case .chat: try OpenAIServer.json(builder.chatCompletion(results), closingConnection: true)
+            }
+        } catch let error as APIError {
+            logger.info("\(id) \(endpoint) status=\(error.status.code) error=\"\(error.message)\"")
+            metrics.recordResponse(endpoint: endpoint, status: error.status.code)
+            throw error
+        }
+    }
+
+    private func collectBody(_ request: inout Request) async throws(APIError) -> Data {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
+            throw .bodyTooLarge(limit: maxBodyBytes)
+        }
+        do {
+            return Data(buffer: try await request.collectBody(upTo: maxBodyBytes))
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw .bodyTooLarge(limit: maxBodyBytes)
+        } catch {
+            throw .invalid("Could not read the request body: \(error)", param: nil)
+        }
+    }
+
+    /// Collects every choice; cancelled (and the engine requests aborted) if the client leaves.
+    private func gatherOrAbort(_ stream: ChoiceStream, job: GenerationJob, request: Request, log: RequestLog) async throws -> [ChoiceResult] {
+        var results = [ChoiceResult](repeating: ChoiceResult(), count: job.choiceCount)
+        do {
+            try await request.body.consumeWithCancellationOnInboundClose { _ in
+                for try await (choice, output) in stream {
+                    results[choice].add(output)
+                    if let reason = output.finishReason, let metrics = output.metrics { self.metrics.record(metrics, reason: reason) }
+                }
+            }
+        } catch {
+            stream.abort()
+            log.ended(early: error, job: job, results: results)
+            throw error
+        }
+        return results
+    }
+
+    private func streamEvents(
+        _ stream: ChoiceStream, job: GenerationJob, builder: ResponseBuilder, request: Request,
+        writer: inout any ResponseBodyWriter, log: RequestLog
+    ) async throws {
+        var results = [ChoiceResult](repeating: ChoiceResult(), count: job.choiceCount)
+        do {
+            try await request.body.consumeWithCancellationOnInboundClose { _ in
+                if job.kind == .chat {
+                    for choice in 0..<job.choiceCount { try await writer.write(ServerSentEvents.data(builder.roleChunk(choice: choice))) }
+                }
+                do {
+                    for try await (choice, output) in stream {
+                        let offset = results[choice].text.count
+                        results[choice].add(output)
+                        if let reason = output.finishReason, let metrics = output.metrics { self.metrics.record(metrics, reason: reason) }
+                        if let chunk = builder.chunk(output, choice: choice, textOffset: offset) {
+                            try await writer.write(ServerSentEvents.data(chunk))
+                        }
+                    }
+                } catch let error as EngineError {
+                    // The model failed mid-stream: tell the client in the stream, as OpenAI does.
+                    try await writer.write(ServerSentEvents.data(APIError.server(error.description).jsonBody))
+                }
+                if job.includeUsage { try await writer.write(ServerSentEvents.data(builder.usageChunk(results))) }
+                try await writer.write(ServerSentEvents.done)
+            }
+        } catch {
+            stream.abort()
+            log.ended(early: error, job: job, results: results)
+            throw error
+        }
+        log.finished(status: 200, job: job, results: results)
+        try await writer.finish(nil)
+    }
+}
+
+/// Gives the reserved room back when the response (or its stream) is done with it.
+final class AdmissionTicket: Sendable {
+    private let admission: Admission
+    private let choices: Int
+
+    init(admission: Admission, choices: Int) {
+        self.admission = admission
+        self.choices = choices
+    }
+
+    deinit { admission.leave(choices) }
+}
