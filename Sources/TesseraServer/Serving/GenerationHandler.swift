@@ -48,8 +48,12 @@ struct GenerationHandler: Sendable {
                     param: "n")
             }
             try admission.enter(job.choiceCount)
-            let ticket = AdmissionTicket(admission: admission, choices: job.choiceCount)
-            let stream = try engine.submit(job, requestID: id)
+            let stream: ChoiceStream
+            do { stream = try engine.submit(job, requestID: id) } catch {
+                admission.leave(job.choiceCount)
+                throw error
+            }
+            let lease = RequestLease(admission: admission, choices: job.choiceCount, stream: stream)
             let builder = ResponseBuilder(id: id, created: Int(Date().timeIntervalSince1970), job: job, tokenizer: tokenizer)
             let log = RequestLog(id: id, endpoint: endpoint, started: started, logger: logger, metrics: metrics)
             if job.stream {
@@ -57,11 +61,11 @@ struct GenerationHandler: Sendable {
                     status: .ok,
                     headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"],
                     body: ResponseBody { [request] writer in
-                        defer { withExtendedLifetime(ticket) {} }
+                        defer { withExtendedLifetime(lease) {} }
                         try await streamEvents(stream, job: job, builder: builder, request: request, writer: &writer, log: log)
                     })
             }
-            defer { withExtendedLifetime(ticket) {} }
+            defer { withExtendedLifetime(lease) {} }
             let results = try await gatherOrAbort(stream, job: job, request: request, log: log)
             log.finished(status: 200, job: job, results: results)
             return switch job.kind {
@@ -142,15 +146,21 @@ struct GenerationHandler: Sendable {
     }
 }
 
-/// Gives the reserved room back when the response (or its stream) is done with it.
-final class AdmissionTicket: Sendable {
+/// What a request holds while its response is alive: its admission slots and its engine
+/// requests. Released with the response, however it ends (even if its body is never written).
+final class RequestLease: Sendable {
     private let admission: Admission
     private let choices: Int
+    private let stream: ChoiceStream
 
-    init(admission: Admission, choices: Int) {
+    init(admission: Admission, choices: Int, stream: ChoiceStream) {
         self.admission = admission
         self.choices = choices
+        self.stream = stream
     }
 
-    deinit { admission.leave(choices) }
+    deinit {
+        stream.abort()
+        admission.leave(choices)
+    }
 }
