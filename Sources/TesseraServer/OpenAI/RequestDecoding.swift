@@ -27,6 +27,9 @@ enum RequestDecoding {
             guard let data = try? JSONSerialization.data(withJSONObject: without) else { continue }
             do { _ = try JSONDecoder().decode(T.self, from: data) } catch DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty {
                 continue
+            } catch DecodingError.keyNotFound(let missing, let context) where context.codingPath.isEmpty && missing.stringValue == key {
+                // A required field: without it decoding stops before reaching the culprit, so this says nothing.
+                continue
             } catch {}
             return .invalid("'\(key)' has a value of the wrong kind (e.g. a fraction where an integer belongs).", param: key)
         }

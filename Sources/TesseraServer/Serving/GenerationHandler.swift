@@ -85,7 +85,8 @@ struct GenerationHandler: Sendable {
         }
         do {
             return Data(buffer: try await request.collectBody(upTo: maxBodyBytes))
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            // HTTPError, or NIOTooManyBytesError when a body without Content-Length (chunked) runs over.
             throw .bodyTooLarge(limit: maxBodyBytes)
         } catch {
             throw .invalid("Could not read the request body: \(error)", param: nil)
