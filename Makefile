@@ -6,7 +6,7 @@ FLAGS   := -c release -Xswiftc -enable-testing
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test setup build model fixtures bench bench-batch bench-cp clean
+.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-cp clean
 
 setup:
 	@scripts/setup.sh
@@ -20,8 +20,17 @@ model: build
 demo: model
 	$(BIN) generate --chat "$(PROMPT)" --max-tokens 96
 
+# `swift test` builds every target, $(BIN) included, so the server tests run straight after it
+# (not through `make test-server`, whose `build` step has been seen to redo the whole build).
 test: model
 	$(SWIFT) test $(FLAGS)
+	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
+	$(PYTHON) -m pytest -q tests/server
+
+# End-to-end tests of `tessera serve` alone, through the official openai client, httpx and curl.
+test-server: model
+	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
+	$(PYTHON) -m pytest -q tests/server
 
 # Regenerates the committed reference fixtures with Hugging Face transformers (needs network for pip).
 fixtures: model
