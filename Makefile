@@ -25,12 +25,12 @@ demo: model
 test: model
 	$(SWIFT) test $(FLAGS)
 	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
-	$(PYTHON) -m pytest -q tests/server
+	$(PYTHON) -m pytest -q Tests/EndToEnd
 
 # End-to-end tests of `tessera serve` alone, through the official openai client, httpx and curl.
 test-server: model
 	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
-	$(PYTHON) -m pytest -q tests/server
+	$(PYTHON) -m pytest -q Tests/EndToEnd
 
 # Regenerates the committed reference fixtures with Hugging Face transformers (needs network for pip).
 fixtures: model

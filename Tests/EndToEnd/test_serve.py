@@ -1,6 +1,6 @@
 """End-to-end tests of `tessera serve` through the official `openai` client, httpx and curl.
 
-Run with `make test-server` (or `python3 -m pytest -q tests/server`). The binary is
+Run with `make test-server` (or `python3 -m pytest -q Tests/EndToEnd`). The binary is
 `.build/release/tessera` (or $TESSERA_BIN); the model is the default one (`make model`).
 
 Servers started here (each with `--port 0`, its port read from its log):
