@@ -50,6 +50,7 @@ public final class OpenAIServer: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.middlewares.add(NotFoundMiddleware())
         let generation = GenerationHandler(
             engine: engine, tokenizer: tokenizer,
             validator: RequestValidator(

@@ -70,6 +70,16 @@ import Testing
         }
     }
 
+    @Test func unknownRoutesGetAnOpenAIStyle404() async throws {
+        try await ServerHarness.withServer { _, client in
+            let response = try await client.get("/v1/engines")
+            #expect(response.status == .notFound)
+            let error = try #require(try response.json()["error"] as? [String: Any])
+            #expect(error["code"] as? String == "not_found")
+            #expect((error["message"] as? String)?.contains("/v1/engines") == true)
+        }
+    }
+
     @Test func oversizedBodiesGet413() async throws {
         try await ServerHarness.withServer(maxBodyBytes: 2048) { _, client in
             let prompt = String(repeating: "word ", count: 1000)
