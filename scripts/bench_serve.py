@@ -484,6 +484,12 @@ def main():
                   f"{ratios[c]['output_tokens_per_s']:>7.2f}x"
                   f"{t['requests_per_s']:>15.2f}{l['requests_per_s']:>17.2f}{ratios[c]['requests_per_s']:>7.2f}x")
     for n in ok:
+        for c in levels:
+            tps = results[n][c]["output_tokens_per_s_rounds"]
+            if len(tps) > 1 and max(tps) > 1.5 * min(tps):
+                print(f"warning: {n} at concurrency {c}: rounds range {min(tps):.1f}-{max(tps):.1f} tok/s (over 1.5x): "
+                      f"something else used the cores; trust the median only with more rounds (--rounds)")
+    for n in ok:
         bad = sum(results[n][c]["requests_not_output_len"] for c in levels)
         if bad:
             print(f"note: {n} produced other than {args.output_len} tokens in {bad} requests "
