@@ -24,7 +24,8 @@ Tessera / llama.cpp = median over rounds of the ratio of the two adjacent runs o
              -tb 2, continuous batching (its default)
 
 Usage: python3 scripts/bench_serve.py --tessera .build/release/tessera [--servers tessera,llama.cpp]
-           [--concurrency 1,4,16] [--num-prompts N] [--input-len 128] [--output-len 64] [--json out.json]
+           [--concurrency 1,4,16] [--num-prompts N] [--input-len 128] [--output-len 64] [--rounds 3]
+           [--json out.json]
 """
 import argparse
 import asyncio
@@ -400,7 +401,7 @@ def main():
     parser.add_argument("--input-len", type=int, default=128, help="prompt length in words (about one token each)")
     parser.add_argument("--output-len", type=int, default=64)
     parser.add_argument("--slots", type=int, default=None, help="parallel slots of every server (default: largest concurrency)")
-    parser.add_argument("--rounds", type=int, default=3, help="times every server runs the whole workload, alternating order")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of every server at each level, servers alternating (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="llama.cpp threads (Tessera uses its default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ready-timeout", type=float, default=300)
