@@ -6,7 +6,7 @@ FLAGS   := -c release -Xswiftc -enable-testing
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-cp clean
+.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-serve bench-cp clean
 
 setup:
 	@scripts/setup.sh
