@@ -72,10 +72,14 @@ struct GenerationHandler: Sendable {
             case .completion: try OpenAIServer.json(builder.completion(results), closingConnection: true)
             case .chat: try OpenAIServer.json(builder.chatCompletion(results), closingConnection: true)
             }
-        } catch let error as APIError {
-            logger.info("\(id) \(endpoint) status=\(error.status.code) error=\"\(error.message)\"")
-            metrics.recordResponse(endpoint: endpoint, status: error.status.code)
-            throw error
+        } catch {
+            // A client that went away (cancellation) has been logged already; the model failing
+            // (the engine's error) is a 500 with an OpenAI body.
+            let answer = (error as? APIError) ?? (error as? EngineError).map { APIError.server($0.description) }
+            guard let answer else { throw error }
+            logger.info("\(id) \(endpoint) status=\(answer.status.code) error=\"\(answer.message)\"")
+            metrics.recordResponse(endpoint: endpoint, status: answer.status.code)
+            throw answer
         }
     }
 
@@ -105,7 +109,8 @@ struct GenerationHandler: Sendable {
             }
         } catch {
             stream.abort()
-            log.ended(early: error, job: job, results: results)
+            // The engine's own failure is answered (and logged) as a 500 by the caller.
+            if !(error is EngineError) { log.ended(early: error, job: job, results: results) }
             throw error
         }
         return results
