@@ -73,10 +73,8 @@ struct GenerationHandler: Sendable {
             case .chat: try OpenAIServer.json(builder.chatCompletion(results), closingConnection: true)
             }
         } catch {
-            // A client that went away (cancellation) has been logged already; the model failing
-            // (the engine's error) is a 500 with an OpenAI body.
-            let answer = (error as? APIError) ?? (error as? EngineError).map { APIError.server($0.description) }
-            guard let answer else { throw error }
+            // A client that went away (cancellation) has been logged already.
+            guard let answer = error as? APIError else { throw error }
             logger.info("\(id) \(endpoint) status=\(answer.status.code) error=\"\(answer.message)\"")
             metrics.recordResponse(endpoint: endpoint, status: answer.status.code)
             throw answer
@@ -107,11 +105,14 @@ struct GenerationHandler: Sendable {
                     if let reason = output.finishReason, let metrics = output.metrics { self.metrics.record(metrics, reason: reason) }
                 }
             }
-        } catch {
+        } catch is CancellationError {
             stream.abort()
-            // The engine's own failure is answered (and logged) as a 500 by the caller.
-            if !(error is EngineError) { log.ended(early: error, job: job, results: results) }
-            throw error
+            log.ended(early: CancellationError(), job: job, results: results)
+            throw CancellationError()
+        } catch {
+            // The model failed: answered (and logged) as a 500 by the caller.
+            stream.abort()
+            throw APIError.server("The model failed: \(error)")
         }
         return results
     }
@@ -135,9 +136,9 @@ struct GenerationHandler: Sendable {
                             try await writer.write(ServerSentEvents.data(chunk))
                         }
                     }
-                } catch let error as EngineError {
+                } catch let error where !(error is CancellationError) {
                     // The model failed mid-stream: tell the client in the stream, as OpenAI does.
-                    try await writer.write(ServerSentEvents.data(APIError.server(error.description).jsonBody))
+                    try await writer.write(ServerSentEvents.data(APIError.server("The model failed: \(error)").jsonBody))
                 }
                 if job.includeUsage { try await writer.write(ServerSentEvents.data(builder.usageChunk(results))) }
                 try await writer.write(ServerSentEvents.done)
