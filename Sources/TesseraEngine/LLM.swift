@@ -104,25 +104,7 @@ public final class LLM: Sendable {
     /// prompt's last output has its finish reason. Ending the iteration early aborts the rest.
     public func generateStream(_ prompts: [[Int]], _ params: SamplingParams = SamplingParams()) throws
         -> AsyncThrowingStream<(index: Int, output: RequestOutput), any Error> {
-        let streams = try submitAll(prompts, params)
-        let (merged, continuation) = AsyncThrowingStream<(index: Int, output: RequestOutput), any Error>.makeStream()
-        let task = Task {
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for (index, stream) in streams.enumerated() {
-                        group.addTask { for try await output in stream { continuation.yield((index, output)) } }
-                    }
-                    try await group.waitForAll()
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { termination in
-            if case .cancelled = termination { task.cancel() }
-        }
-        return merged
+        MergedStreams(try submitAll(prompts, params)).stream
     }
 
     /// The text variant of ``generateStream(_:_:)-([[Int]],_)``.

@@ -17,17 +17,8 @@ struct ChoiceResult: Sendable {
     }
 }
 
-/// The merged outputs of a request's choices, and the way to abort them all.
-struct ChoiceStream: AsyncSequence, Sendable {
-    typealias Merged = AsyncThrowingStream<(choice: Int, output: RequestOutput), any Error>
-    let merged: Merged
-    let task: Task<Void, Never>
-
-    func makeAsyncIterator() -> Merged.AsyncIterator { merged.makeAsyncIterator() }
-
-    /// Ends every choice's engine request (their blocks are freed).
-    func abort() { task.cancel() }
-}
+/// The merged outputs of a request's choices, tagged with the choice index; `cancel()` aborts them all.
+typealias ChoiceStream = MergedStreams
 
 extension EngineCore {
 
@@ -46,24 +37,7 @@ extension EngineCore {
                 throw Self.apiError(error)
             }
         }
-        let (merged, continuation) = ChoiceStream.Merged.makeStream()
-        let task = Task {
-            do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for (choice, stream) in streams.enumerated() {
-                        group.addTask { for try await output in stream { continuation.yield((choice, output)) } }
-                    }
-                    try await group.waitForAll()
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
-            }
-        }
-        continuation.onTermination = { termination in
-            if case .cancelled = termination { task.cancel() }
-        }
-        return ChoiceStream(merged: merged, task: task)
+        return MergedStreams(streams)
     }
 
     private static func apiError(_ error: EngineError) -> APIError {

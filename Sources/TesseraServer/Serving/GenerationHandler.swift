@@ -106,12 +106,12 @@ struct GenerationHandler: Sendable {
                 }
             }
         } catch is CancellationError {
-            stream.abort()
+            stream.cancel()
             log.ended(early: CancellationError(), job: job, results: results)
             throw CancellationError()
         } catch {
             // The model failed: answered (and logged) as a 500 by the caller.
-            stream.abort()
+            stream.cancel()
             throw APIError.server("The model failed: \(error)")
         }
         return results
@@ -144,7 +144,7 @@ struct GenerationHandler: Sendable {
                 try await writer.write(ServerSentEvents.done)
             }
         } catch {
-            stream.abort()
+            stream.cancel()
             log.ended(early: error, job: job, results: results)
             throw error
         }
@@ -167,7 +167,7 @@ final class RequestLease: Sendable {
     }
 
     deinit {
-        stream.abort()
+        stream.cancel()
         admission.leave(choices)
     }
 }
