@@ -302,12 +302,18 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
 
     /// The failing executor's error reaches every request, and the engine refuses new ones.
     @Test func executorFailureEndsEveryRequestWithTheError() async throws {
+        /// Fails its first step, once `release` is signalled: every request is submitted before
+        /// the engine fails (otherwise a late submission is refused outright, not failed).
         final class Failing: StepExecutor, @unchecked Sendable {
             let config: ModelConfig
+            let release = DispatchSemaphore(value: 0)
             init(config: ModelConfig) { self.config = config }
             let numBlocks = 16, blockSize = 4, contextParallelSize = 1
             struct Boom: Error {}
-            func forward(_ batch: ForwardBatch) throws -> Tensor { throw Boom() }
+            func forward(_ batch: ForwardBatch) throws -> Tensor {
+                release.wait()
+                throw Boom()
+            }
         }
         /// Returns one row too few.
         final class Short: StepExecutor, @unchecked Sendable {
@@ -323,9 +329,11 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
         await #expect(throws: EngineError.executorFailed("logits of shape [0, 1000] for 1 rows of a 1000-token vocabulary")) {
             _ = try await collect(short.submit(EngineRequest(id: "s", promptIDs: [4, 5])))
         }
-        let engine = try EngineCore(executor: Failing(config: EngineModels.tinyLlama.get().config), tokenizer: nil)
+        let failing = Failing(config: try EngineModels.tinyLlama.get().config)
+        let engine = try EngineCore(executor: failing, tokenizer: nil)
         defer { engine.shutdown() }
         let streams = try (0..<3).map { try engine.submit(EngineRequest(id: "\($0)", promptIDs: [4, 5])) }
+        failing.release.signal()
         for stream in streams {
             await #expect(throws: Failing.Boom.self) { _ = try await collect(stream) }
         }
