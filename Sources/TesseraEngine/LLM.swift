@@ -43,7 +43,7 @@ public final class LLM: Sendable {
     ) async throws {
         let (runner, tokenizer) = try await Self.onOwnThread { () throws -> (ModelRunner, Tokenizer?) in
             let opened = try OpenedModel.open(model, loadFormat: loadFormat, progress: progress)
-            let longest = min(cache.maxModelLength ?? opened.config.maxPositionEmbeddings, opened.config.maxPositionEmbeddings)
+            let longest = cache.longestSequence(for: opened.config)
             let setup = try RunnerSetup.start(
                 opened, tp: parallel.tp, cp: parallel.cp, cpInterleave: parallel.cpInterleave, cpCombine: parallel.cpCombine,
                 cache: cache, minimumSequenceLength: longest)

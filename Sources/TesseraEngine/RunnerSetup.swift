@@ -16,6 +16,11 @@ public struct CacheSettings: Sendable {
         self.budgetBytesPerRank = budgetBytesPerRank
         self.maxModelLength = maxModelLength
     }
+
+    /// The longest sequence served with `model`: `maxModelLength`, capped by the model's maximum.
+    public func longestSequence(for model: ModelConfig) -> Int {
+        min(maxModelLength ?? model.maxPositionEmbeddings, model.maxPositionEmbeddings)
+    }
 }
 
 /// A started runner and the capacity report of its cache.
@@ -34,7 +39,7 @@ public struct RunnerSetup {
         // Without a budget the cache is sized for the request: report concurrency at its length.
         let maxLength = cache.budgetBytesPerRank == nil
             ? max(1, minimumSequenceLength)
-            : min(cache.maxModelLength ?? model.config.maxPositionEmbeddings, model.config.maxPositionEmbeddings)
+            : cache.longestSequence(for: model.config)
         let bytesPerToken = try KVCapacityPlan(
             model: model.config, parallel: parallel, budgetBytesPerRank: 0,
             kvElementBytes: cache.dtype.bytesPerElement, maxModelLength: maxLength

@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         let (opened, runner) = try modelOptions.start(
             defaultBudgetBytes: 1 << 30, report: { logger.info("\($0)") }
         ) { opened in
-            min(modelOptions.cache.maxModelLen ?? opened.config.maxPositionEmbeddings, opened.config.maxPositionEmbeddings)
+            try modelOptions.cache.settings.longestSequence(for: opened.config)
         }
         let tokenizer = try opened.requireTokenizer()
         let llm = try LLM(executor: runner, tokenizer: tokenizer, options: try engine.options(modelOptions))
