@@ -82,10 +82,8 @@ public final class OpenAIServer: Sendable {
     }
 
     static func json(_ value: some Encodable, closingConnection: Bool = false) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var headers: HTTPFields = [.contentType: "application/json"]
         if closingConnection { headers[.connection] = "close" }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: try encoder.encode(value))))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: try JSONBody.encode(value)))
     }
 }

@@ -818,6 +818,25 @@ def refused_after_sigterm(server: Server, timeout: float = 10) -> None:
     assert_error(response, 503, None, type_="server_error", code="shutting_down")
 
 
+def stream_through_sigterm(srv: Server, body: dict) -> tuple[list[str], float, float]:
+    """Starts a stream, SIGTERMs the server after its second event, checks new requests are
+    refused, and reads the stream to its end. Returns the stream's payloads, the time of the
+    signal and the time the stream ended (monotonic)."""
+    with httpx.stream("POST", srv.base_url + "/completions", json=body, timeout=120) as response:
+        assert response.status_code == 200
+        lines = response.iter_lines()
+        seen = 0
+        for line in lines:
+            seen += line.startswith("data: ")
+            if seen == 2:
+                break
+        srv.terminate()
+        signalled = time.monotonic()
+        refused_after_sigterm(srv)
+        payloads = sse_payloads(lines)
+        return payloads, signalled, time.monotonic()
+
+
 def test_sigterm_lets_a_short_stream_finish():
     """SIGTERM with a stream that ends within --shutdown-timeout: it ends normally, new requests
     are refused meanwhile, and the process exits 0 as soon as it is done (not after the timeout)."""
@@ -828,19 +847,7 @@ def test_sigterm_lets_a_short_stream_finish():
         assert [m.id for m in srv.client().models.list().data] == ["tiny-smollm"]
         body = completion(model="tiny-smollm", prompt="Tell me a story.", max_tokens=60, temperature=0,
                           ignore_eos=True, stream=True, stream_options={"include_usage": True})
-        with httpx.stream("POST", srv.base_url + "/completions", json=body, timeout=120) as response:
-            assert response.status_code == 200
-            lines = response.iter_lines()
-            seen = 0
-            for line in lines:
-                seen += line.startswith("data: ")
-                if seen == 2:
-                    break
-            srv.terminate()
-            signalled = time.monotonic()
-            refused_after_sigterm(srv)
-            payloads = sse_payloads(lines)
-        ended = time.monotonic()
+        payloads, signalled, ended = stream_through_sigterm(srv, body)
         assert payloads[-1] == "[DONE]"
         chunks = [json.loads(p) for p in payloads[:-1]]
         assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "length"
@@ -860,19 +867,8 @@ def test_sigterm_aborts_a_long_stream_after_the_timeout():
     srv = Server("--shutdown-timeout", str(timeout), "--kv-cache-memory", "128MiB", "--max-model-len", "2048")
     try:
         body = completion(prompt="Tell me a story.", max_tokens=2000, temperature=0, ignore_eos=True, stream=True)
-        with httpx.stream("POST", srv.base_url + "/completions", json=body, timeout=120) as response:
-            assert response.status_code == 200
-            lines = response.iter_lines()
-            seen = 0
-            for line in lines:
-                seen += line.startswith("data: ")
-                if seen == 2:
-                    break
-            srv.terminate()
-            signalled = time.monotonic()
-            refused_after_sigterm(srv)
-            payloads = sse_payloads(lines)
-            ended = time.monotonic() - signalled
+        payloads, signalled, ended_at = stream_through_sigterm(srv, body)
+        ended = ended_at - signalled
         assert payloads[-1] == "[DONE]"
         chunks = [json.loads(p) for p in payloads[:-1]]
         reasons = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices")]

@@ -1,4 +1,3 @@
-import Foundation
 import HTTPTypes
 import Hummingbird
 
@@ -81,7 +80,7 @@ extension APIError: HTTPResponseError {
 
     public var jsonBody: ByteBuffer {
         let body = Body(error: .init(message: message, type: type, param: param, code: code))
-        return ByteBuffer(bytes: (try? JSONEncoder().encode(body)) ?? Data(#"{"error":{}}"#.utf8))
+        return (try? JSONBody.encode(body)) ?? ByteBuffer(string: #"{"error":{}}"#)
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {

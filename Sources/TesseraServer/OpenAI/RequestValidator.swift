@@ -11,7 +11,7 @@ struct RequestValidator: Sendable {
 
     static let maxChoices = 16
     static let maxStops = 16
-    static let maxLogprobs = 20
+    static let maxLogprobs = SamplingParams.maxLogprobs
 
     func job(_ request: CompletionRequest) throws(APIError) -> GenerationJob {
         try checkModel(request.model)

@@ -22,17 +22,18 @@ struct DrainService: Service {
         admission.startDraining()
         let inFlight = admission.inFlight
         logger.info("shutting down: \(inFlight) request(s) in flight, up to \(gracePeriod) to finish")
-        let clock = ContinuousClock()
-        let deadline = clock.now + gracePeriod
-        while admission.inFlight > 0 && clock.now < deadline && !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(20))
-        }
+        await waitForInFlight(upTo: gracePeriod)
         let left = admission.inFlight
         engine.shutdown()
         if left > 0 { logger.info("aborted \(left) request(s) still running after \(gracePeriod)") }
         // Let the aborted streams write their last events.
-        let flushDeadline = clock.now + .seconds(5)
-        while admission.inFlight > 0 && clock.now < flushDeadline && !Task.isCancelled {
+        await waitForInFlight(upTo: .seconds(5))
+    }
+
+    /// Until no request is in flight, `limit` has passed, or the task is cancelled.
+    private func waitForInFlight(upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while admission.inFlight > 0 && ContinuousClock.now < deadline && !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -36,8 +36,8 @@ struct GenerationHandler: Sendable {
         _ request: Request, endpoint: String, prefix: String,
         parse: (Data) throws(APIError) -> GenerationJob
     ) async throws -> Response {
-        let started = ContinuousClock.now
         let id = ids.next(prefix)
+        let log = RequestLog(id: id, endpoint: endpoint, started: .now, logger: logger, metrics: metrics)
         var request = request
         do {
             let body = try await collectBody(&request)
@@ -55,7 +55,6 @@ struct GenerationHandler: Sendable {
             }
             let lease = RequestLease(admission: admission, choices: job.choiceCount, stream: stream)
             let builder = ResponseBuilder(id: id, created: Int(Date().timeIntervalSince1970), job: job, tokenizer: tokenizer)
-            let log = RequestLog(id: id, endpoint: endpoint, started: started, logger: logger, metrics: metrics)
             if job.stream {
                 return Response(
                     status: .ok,
@@ -75,8 +74,7 @@ struct GenerationHandler: Sendable {
         } catch {
             // A client that went away (cancellation) has been logged already.
             guard let answer = error as? APIError else { throw error }
-            logger.info("\(id) \(endpoint) status=\(answer.status.code) error=\"\(answer.message)\"")
-            metrics.recordResponse(endpoint: endpoint, status: answer.status.code)
+            log.refused(answer)
             throw answer
         }
     }
@@ -100,10 +98,7 @@ struct GenerationHandler: Sendable {
         var results = [ChoiceResult](repeating: ChoiceResult(), count: job.choiceCount)
         do {
             try await request.body.consumeWithCancellationOnInboundClose { _ in
-                for try await (choice, output) in stream {
-                    results[choice].add(output)
-                    if let reason = output.finishReason, let metrics = output.metrics { self.metrics.record(metrics, reason: reason) }
-                }
+                for try await (choice, output) in stream { record(output, into: &results[choice]) }
             }
         } catch is CancellationError {
             stream.cancel()
@@ -115,6 +110,12 @@ struct GenerationHandler: Sendable {
             throw APIError.server("The model failed: \(error)")
         }
         return results
+    }
+
+    /// Adds an engine output to its choice's result; a choice's last output goes to the metrics.
+    private func record(_ output: RequestOutput, into result: inout ChoiceResult) {
+        result.add(output)
+        if let reason = output.finishReason, let finished = output.metrics { metrics.record(finished, reason: reason) }
     }
 
     private func streamEvents(
@@ -130,8 +131,7 @@ struct GenerationHandler: Sendable {
                 do {
                     for try await (choice, output) in stream {
                         let offset = results[choice].text.count
-                        results[choice].add(output)
-                        if let reason = output.finishReason, let metrics = output.metrics { self.metrics.record(metrics, reason: reason) }
+                        record(output, into: &results[choice])
                         if let chunk = builder.chunk(output, choice: choice, textOffset: offset) {
                             try await writer.write(ServerSentEvents.data(chunk))
                         }

@@ -15,6 +15,12 @@ struct RequestLog: Sendable {
         logger.info("\(line(status: status, job: job, results: results)) finish=\(reasons)")
     }
 
+    /// Refused with an error answer (4xx, 5xx) before or instead of generating.
+    func refused(_ error: APIError) {
+        metrics.recordResponse(endpoint: endpoint, status: error.status.code)
+        logger.info("\(id) \(endpoint) status=\(error.status.code) error=\"\(error.message)\"")
+    }
+
     /// The client went away (or the stream failed) before the end: its engine requests were aborted.
     func ended(early error: any Error, job: GenerationJob, results: [ChoiceResult]) {
         let unfinished = results.filter { $0.finishReason == nil }.count

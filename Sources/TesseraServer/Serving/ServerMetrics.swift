@@ -59,8 +59,7 @@ final class ServerMetrics: Sendable {
 
     /// One engine request (one choice) ended.
     func record(_ metrics: RequestMetrics, reason: RequestFinishReason) {
-        Metrics.Counter(label: "tessera_request_finished_total", dimensions: [("finished_reason", reason.rawValue)], factory: factory)
-            .increment()
+        finishedRequests(reason.rawValue).increment()
         promptTokens.increment(by: metrics.promptTokens)
         generationTokens.increment(by: metrics.generatedTokens)
         if let ttft = metrics.timeToFirstToken { timeToFirstToken.recordNanoseconds(Int64(ttft * 1e9)) }
@@ -70,8 +69,11 @@ final class ServerMetrics: Sendable {
 
     /// One engine request was aborted because its client went away.
     func recordAbortedChoice() {
-        Metrics.Counter(label: "tessera_request_finished_total", dimensions: [("finished_reason", "abort")], factory: factory)
-            .increment()
+        finishedRequests(RequestFinishReason.abort.rawValue).increment()
+    }
+
+    private func finishedRequests(_ reason: String) -> Metrics.Counter {
+        Metrics.Counter(label: "tessera_request_finished_total", dimensions: [("finished_reason", reason)], factory: factory)
     }
 
     /// One HTTP response was sent (or its stream ended) with `status`.

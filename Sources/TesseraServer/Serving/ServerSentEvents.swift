@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// `data: <json>\n\n` framing of the streamed responses.
@@ -6,9 +5,7 @@ enum ServerSentEvents {
     static let done = ByteBuffer(string: "data: [DONE]\n\n")
 
     static func data(_ value: any Encodable) throws -> ByteBuffer {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return data(ByteBuffer(data: try encoder.encode(value)))
+        data(try JSONBody.encode(value))
     }
 
     static func data(_ json: ByteBuffer) -> ByteBuffer {
