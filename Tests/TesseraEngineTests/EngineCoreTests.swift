@@ -272,7 +272,10 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
 
     @Test func invalidRequestsAreRefusedWithTheirValues() throws {
         let model = try EngineModels.tinyLlama.get()
-        let (engine, _) = try EngineModels.engine(model, numBlocks: 8, blockSize: 4)
+        // The engine holds its first step, so "e" below is still running when its id is reused
+        // (31 tokens of the tiny model could otherwise finish before the second submission).
+        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 8, blockSize: 4), pauseAt: 1)
+        let engine = try EngineCore(executor: executor, tokenizer: nil)
         defer { engine.shutdown() }
         #expect(throws: EngineError.emptyPrompt(requestID: "a")) { try engine.submit(EngineRequest(id: "a", promptIDs: [])) }
         #expect(throws: EngineError.promptTooLong(requestID: "b", length: 32, limit: 32)) {
@@ -286,9 +289,11 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
         }
         // Keep the stream: dropping it would abort "e" (its consumer went away) and free the id.
         let running = try engine.submit(EngineRequest(id: "e", promptIDs: [5], params: SamplingParams(maxTokens: 100, ignoreEOS: true)))
+        executor.waitUntilPaused()
         withExtendedLifetime(running) {
             #expect(throws: EngineError.duplicateRequestID("e")) { try engine.submit(EngineRequest(id: "e", promptIDs: [5])) }
         }
+        executor.release(after: 0)
     }
 
     @Test func lengthIsCappedByTheCache() async throws {
