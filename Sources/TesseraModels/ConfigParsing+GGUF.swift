@@ -62,5 +62,40 @@ extension ModelConfig {
             .rmsNormEps: key("attention.layer_norm_rms_epsilon"), .maxPositionEmbeddings: key("context_length"),
             .bosTokenID: "tokenizer.ggml.bos_token_id", .eosTokenIDs: "tokenizer.ggml.eos_token_id",
         ])
+        try refuseUnimplemented(file, key: key)
+    }
+
+    /// Refuses, by key, GGUF metadata that changes the model's math but that Tessera does not
+    /// implement (the keys llama.cpp reads for them), so such a file fails to open instead of
+    /// running silently wrong. Absent keys and neutral values are accepted. Bias tensors are
+    /// refused when the weights are loaded; `rope.scaling.type` is checked above.
+    private func refuseUnimplemented(_ file: GGUFFile, key: (String) -> String) throws {
+        func refuse(_ key: String, _ value: Any, _ reason: String) -> ModelFileError {
+            .unsupportedConfig(file: file.path, key: key, value: "\(value)", reason: reason)
+        }
+        // 0 means no window; one at least the context length never hides a key (see `maxModelLen`).
+        if let window = try file.optionalInt(key("attention.sliding_window")), window > 0, window < maxPositionEmbeddings {
+            throw refuse(key("attention.sliding_window"), window, "sliding-window attention is not implemented")
+        }
+        for name in ["attn_logit_softcapping", "final_logit_softcapping"] {
+            if let cap = try file.optionalDouble(key(name)), cap != 0 {
+                throw refuse(key(name), cap, "logit soft-capping is not implemented")
+            }
+        }
+        // llama.cpp rotates only the first `rope.dimension_count` dimensions of each head.
+        if let rotated = try file.optionalInt(key("rope.dimension_count")), rotated != headDim {
+            throw refuse(key("rope.dimension_count"), rotated, "partial rotary embeddings are not implemented (head dimension \(headDim))")
+        }
+        // Without `rope.scaling.type`, llama.cpp applies a factor as linear scaling; 0 and 1 mean none.
+        if try file.optionalString(key("rope.scaling.type")) != "none" {
+            for name in ["rope.scaling.factor", "rope.scale_linear"] {
+                if let factor = try file.optionalDouble(key(name)), factor != 0, factor != 1 {
+                    throw refuse(key(name), factor, "rope scaling is not implemented")
+                }
+            }
+        }
+        if try file.optionalBool(key("attention.causal")) == false {
+            throw refuse(key("attention.causal"), false, "only causal attention is implemented")
+        }
     }
 }

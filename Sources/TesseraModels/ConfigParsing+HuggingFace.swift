@@ -79,6 +79,51 @@ extension ModelConfig {
             .headDim: "head_dim", .ropeTheta: "rope_theta", .rmsNormEps: "rms_norm_eps",
             .maxPositionEmbeddings: "max_position_embeddings", .bosTokenID: "bos_token_id", .eosTokenIDs: "eos_token_id",
         ])
+        try Self.refuseUnimplemented(json, modelType: modelType, maxPositions: maxPositionEmbeddings,
+                                     ropeParameters: ropeParameters)
+    }
+
+    /// Refuses, by key, config.json settings that change the model's math but that Tessera does
+    /// not implement, so such a model fails to open instead of running silently wrong. A key
+    /// that is absent, null or set to its neutral value is accepted. (`rope_scaling` /
+    /// `rope_parameters` types and `hidden_act` are checked above.)
+    private static func refuseUnimplemented(
+        _ json: HFConfigJSON, modelType: String, maxPositions: Int, ropeParameters: [String: Any]?
+    ) throws {
+        func refuse(_ key: String, _ value: Any, _ reason: String) -> ModelFileError {
+            .unsupportedConfig(file: json.file, key: key, value: "\(value)", reason: reason)
+        }
+        // Sliding-window attention. Mistral applies `sliding_window` whenever it is set; Qwen
+        // configs carry a value (often 4096) but only use it with `use_sliding_window: true`
+        // (transformers defaults that to false). Llama is treated like Mistral, to be safe.
+        // A window at least as long as `max_position_embeddings` never hides a key, since no
+        // sequence may be longer (see `maxModelLen`), so it is accepted.
+        let windowOn = try modelType != "qwen3" || json.optionalBool("use_sliding_window") == true
+        if windowOn, let window = try json.optionalInt("sliding_window"), window < maxPositions {
+            throw refuse("sliding_window", window, "sliding-window attention is not implemented")
+        }
+        if let layerTypes = json.object["layer_types"] as? [Any],
+           let other = layerTypes.first(where: { $0 as? String != "full_attention" }) {
+            throw refuse("layer_types", other, "only full_attention layers are implemented")
+        }
+        for key in ["attention_bias", "mlp_bias"] {
+            if try json.optionalBool(key) == true {
+                throw refuse(key, "true", "linear biases are not implemented")
+            }
+        }
+        for key in ["attn_logit_softcapping", "final_logit_softcapping"] {
+            if let cap = try json.optionalDouble(key) {
+                throw refuse(key, cap, "logit soft-capping is not implemented")
+            }
+        }
+        // transformers 5 may move `partial_rotary_factor` into `rope_parameters`.
+        let partialFactors: [(String, Double?)] = [
+            ("partial_rotary_factor", try json.optionalDouble("partial_rotary_factor")),
+            ("rope_parameters.partial_rotary_factor", HFConfigJSON.double(ropeParameters?["partial_rotary_factor"])),
+        ]
+        for case let (key, factor?) in partialFactors where factor != 1 {
+            throw refuse(key, factor, "partial rotary embeddings are not implemented")
+        }
     }
 }
 

@@ -30,6 +30,9 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
     case unsupportedArchitecture(file: String, architecture: String)
     /// A configuration value is missing a required property (positive, divisible, ...).
     case invalidConfig(file: String, field: String, value: String, reason: String)
+    /// A configuration key is set to a value that changes the model's math in a way Tessera
+    /// does not implement (sliding window, soft-capping, ...), so running would be wrong.
+    case unsupportedConfig(file: String, key: String, value: String, reason: String)
     case unsupportedTokenizer(file: String, key: String, value: String)
     /// A shard named by a safetensors index does not exist.
     case missingShard(file: String, shard: String, tensor: String)
@@ -81,6 +84,8 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
             "\(file): unsupported architecture '\(architecture)' (supported: llama, qwen3)"
         case let .invalidConfig(file, field, value, reason):
             "\(file): invalid \(field) = \(value): \(reason)"
+        case let .unsupportedConfig(file, key, value, reason):
+            "\(file): unsupported \(key) = \(value): \(reason)"
         case let .unsupportedTokenizer(file, key, value):
             "\(file): unsupported tokenizer: \(key) = '\(value)'"
         case let .missingShard(file, shard, tensor):
