@@ -1,8 +1,10 @@
 # Tessera: `make demo` sets everything up and generates text; `make test` runs the tests.
 SWIFT   ?= swift
 PYTHON  ?= python3
-# One optimised build serves the CLI and the tests (numeric code is far too slow unoptimised).
-FLAGS   := -c release -Xswiftc -enable-testing
+# One optimised build, with the MPI trait, serves the CLI and the tests (numeric code is far too
+# slow unoptimised): `build` compiles the tests too and `test` only runs them, so switching
+# between `make demo` and `make test` recompiles nothing.
+FLAGS   := -c release -Xswiftc -enable-testing --traits MPI
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
@@ -12,7 +14,7 @@ setup:
 	@scripts/setup.sh
 
 build: setup
-	$(SWIFT) build $(FLAGS) --product tessera
+	$(SWIFT) build $(FLAGS) --build-tests
 
 model: build
 	$(BIN) pull
@@ -20,14 +22,15 @@ model: build
 demo: model
 	$(BIN) generate --chat "$(PROMPT)" --max-tokens 96
 
-# `swift test` builds every target, $(BIN) included, so the server tests run straight after it
-# (not through `make test-server`, whose `build` step has been seen to redo the whole build).
+# The Swift tests, then the end-to-end ones: `tessera serve` through real clients and ranks as
+# processes under `mpirun`.
 test: model
-	$(SWIFT) test $(FLAGS)
+	$(SWIFT) test $(FLAGS) --skip-build
 	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
 	$(PYTHON) -m pytest -q Tests/EndToEnd
 
-# End-to-end tests of `tessera serve` alone, through the official openai client, httpx and curl.
+# End-to-end tests alone: `tessera serve` through the official openai client, httpx and curl,
+# and `mpirun` jobs.
 test-server: model
 	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
 	$(PYTHON) -m pytest -q Tests/EndToEnd

@@ -1,9 +1,9 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 let package = Package(
     name: "Tessera",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
         .library(name: "TesseraEngine", targets: ["TesseraEngine"]),
@@ -12,7 +12,12 @@ let package = Package(
         .library(name: "TesseraTensor", targets: ["TesseraTensor"]),
         .library(name: "TesseraDistributed", targets: ["TesseraDistributed"]),
         .library(name: "TesseraServer", targets: ["TesseraServer"]),
+        .library(name: "TesseraTools", targets: ["TesseraTools"]),
+        .library(name: "TesseraMPI", targets: ["TesseraMPI"]),
     ],
+    /// `MPI`: ranks as processes over Open MPI (`TesseraMPI`, and `mpirun` support in `tessera`).
+    /// Off by default, so that a library user needs no MPI; `make` builds with it.
+    traits: [.trait(name: "MPI", description: "Ranks as processes over Open MPI (needs libopenmpi-dev or open-mpi)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
@@ -41,10 +46,30 @@ let package = Package(
         /// Ranks, groups and collectives: the rank grid, KV placement, in-process communicator.
         /// Knows nothing of models: the forward pass (TesseraModels) depends on it, not the reverse.
         .target(name: "TesseraDistributed"),
+        /// Open MPI (Debian: libopenmpi-dev; Homebrew: open-mpi), with getters for the handles
+        /// Swift cannot import. Only used with the `MPI` trait.
+        .systemLibrary(
+            name: "CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"]), .brew(["open-mpi"])]
+        ),
+        /// Ranks as processes: the MPI communicator, world and step channel. Empty without the
+        /// `MPI` trait.
+        .target(
+            name: "TesseraMPI",
+            dependencies: ["TesseraDistributed", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]
+        ),
         .target(
             name: "TesseraEngine",
             dependencies: [
                 "TesseraDistributed", "TesseraModels", "TesseraTokenizer", "TesseraTensor",
+            ]
+        ),
+        /// What is not the engine: the default model's puller (pip + unzip) and the benchmarks.
+        .target(
+            name: "TesseraTools",
+            dependencies: [
+                "TesseraEngine", "TesseraModels", "TesseraDistributed",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
@@ -63,10 +88,17 @@ let package = Package(
         .executableTarget(
             name: "tessera",
             dependencies: [
-                "TesseraEngine", "TesseraModels", "TesseraTokenizer", "TesseraDistributed", "TesseraServer",
+                "TesseraEngine", "TesseraModels", "TesseraTokenizer", "TesseraDistributed", "TesseraServer", "TesseraTools",
+                .target(name: "TesseraMPI", condition: .when(traits: ["MPI"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        /// `mpirun -np N tessera-mpi-check`: the MPI communicator against the in-process one.
+        .executableTarget(
+            name: "tessera-mpi-check",
+            dependencies: ["TesseraDistributed", .target(name: "TesseraMPI", condition: .when(traits: ["MPI"]))],
+            path: "Tests/MPICollectiveCheck"
         ),
         /// Fixture paths shared by the test targets.
         .target(name: "TestSupport", dependencies: ["TesseraModels"], path: "Tests/TestSupport"),
@@ -80,6 +112,7 @@ let package = Package(
         .testTarget(
             name: "TesseraEngineTests", dependencies: ["TesseraEngine", "TesseraModels", "TesseraDistributed", "TestSupport"]
         ),
+        .testTarget(name: "TesseraToolsTests", dependencies: ["TesseraTools", "TesseraEngine", "TesseraModels", "TestSupport"]),
         .testTarget(
             name: "TesseraServerTests",
             dependencies: [

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Collective communication among the ranks of one group: what tensor-parallel layers and
 /// context-parallel attention need, shaped so that an MPI communicator can conform too.
 ///
@@ -39,40 +37,7 @@ public protocol Communicator: Sendable {
     /// Returns once every rank has called it.
     func barrier() throws(CommunicatorError)
 
-    /// `root`'s `bytes`, on every rank (the others' `bytes` are ignored; the length may vary
-    /// from call to call). For step plans and other serialized messages.
-    func broadcast(bytes: [UInt8], root: Int) throws(CommunicatorError) -> [UInt8]
-
-    /// `root`'s `value` (non-nil there; the others pass nil), on every rank. The default
-    /// implementation sends it as JSON through ``broadcast(bytes:root:)``; an in-process
-    /// group hands over the value itself.
-    func broadcast<Value: Codable & Sendable>(_ value: Value?, root: Int) throws(CommunicatorError) -> Value
-
     /// Marks the whole group failed because of `error` on this rank: every rank's pending and
     /// later collectives throw ``CommunicatorError/aborted(rank:cause:)`` naming this rank and `error`.
     func abort(_ error: any Error)
-}
-
-extension Communicator {
-    public func broadcast<Value: Codable & Sendable>(_ value: Value?, root: Int) throws(CommunicatorError) -> Value {
-        var bytes: [UInt8] = []
-        if rank == root {
-            do {
-                guard let value else { throw CommunicatorError.invalidArgument(rank: rank, message: "broadcast: root \(root) passed nil") }
-                bytes = Array(try JSONEncoder().encode(value))
-            } catch {
-                let failure = (error as? CommunicatorError) ?? .encoding(rank: rank, message: "cannot encode \(Value.self): \(error)")
-                abort(failure)
-                throw failure
-            }
-        }
-        let received = try broadcast(bytes: bytes, root: root)
-        do {
-            return try JSONDecoder().decode(Value.self, from: Data(received))
-        } catch {
-            let failure = CommunicatorError.encoding(rank: rank, message: "cannot decode \(Value.self) from rank \(root): \(error)")
-            abort(failure)
-            throw failure
-        }
-    }
 }

@@ -65,24 +65,6 @@ public struct InProcessCommunicator: Communicator {
         try group.arrive(rank: rank, call: Call(kind: .barrier))
     }
 
-    public func broadcast(bytes: [UInt8], root: Int) throws(CommunicatorError) -> [UInt8] {
-        try broadcast(rank == root ? bytes : nil, root: root)
-    }
-
-    /// Hands the root's value itself to every rank (no serialization).
-    public func broadcast<Value: Codable & Sendable>(_ value: Value?, root: Int) throws(CommunicatorError) -> Value {
-        try requireRoot(root, "broadcast")
-        if rank == root && value == nil {
-            try fail(.invalidArgument(rank: worldRank, message: "broadcast: root \(root) passed nil"))
-        }
-        let call = Call(kind: .broadcastValue, root: root, valueType: Value.self)
-        try group.arrive(rank: rank, call: call, value: rank == root ? value : nil)
-        // Same type on every rank, checked in `arrive`.
-        let received = group.takeSharedValue() as! Value
-        group.depart { group.clearSharedValue() }
-        return received
-    }
-
     public func abort(_ error: any Error) {
         group.abort(rank: worldRank, error: error)
     }

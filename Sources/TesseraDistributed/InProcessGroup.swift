@@ -6,10 +6,10 @@ import Foundation
 /// Every collective is two rendezvous on one mutex and condition variable, so waiting ranks
 /// sleep instead of spinning (ranks outnumber cores):
 ///
-/// 1. ``arrive(rank:call:value:)``: each rank publishes what it calls (kind, size, root and a
+/// 1. ``arrive(rank:call:)``: each rank publishes what it calls (kind, size, root and a
 ///    pointer to its input) and waits for all. The last to arrive checks that the calls match.
 /// 2. The ranks copy or reduce straight out of each other's published buffers.
-/// 3. ``depart(afterLast:)``: each waits until all are done reading, so no rank returns
+/// 3. ``depart()``: each waits until all are done reading, so no rank returns
 ///    (and reuses its buffers) while another still reads them.
 ///
 /// A generation counter, bumped on each release, tells a waiter that *its* rendezvous is
@@ -32,7 +32,6 @@ public final class InProcessGroup: @unchecked Sendable {
     private var generation: UInt64 = 0
     private var round = 0
     private var abortCause: AbortDomain.Cause?
-    private var sharedValue: (any Sendable)?
 
     /// One entry per rank; written by that rank under the lock in `arrive`, read by all
     /// between `arrive` and `depart` (the rendezvous orders these accesses).
@@ -88,16 +87,15 @@ public final class InProcessGroup: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// First rendezvous of a collective: publishes `call` (and, for a value broadcast, the
-    /// root's `value`) and returns when every rank has arrived with a matching call.
-    func arrive(rank: Int, call: Call, value: (any Sendable)? = nil) throws(CommunicatorError) {
+    /// First rendezvous of a collective: publishes `call` and returns when every rank has
+    /// arrived with a matching call.
+    func arrive(rank: Int, call: Call) throws(CommunicatorError) {
         condition.lock()
         if let cause = abortCause {
             condition.unlock()
             throw .aborted(rank: cause.rank, cause: cause.error)
         }
         calls[rank] = call
-        if let value { sharedValue = value }
         let myGeneration = generation
         arrived += 1
         if arrived == size {
@@ -126,28 +124,17 @@ public final class InProcessGroup: @unchecked Sendable {
     }
 
     /// Second rendezvous: returns when every rank has finished reading the others' buffers.
-    /// `afterLast` runs under the lock in the last rank to get here.
-    func depart(afterLast: (() -> Void)? = nil) {
+    func depart() {
         condition.lock()
         let myGeneration = generation
         arrived += 1
         if arrived == size {
-            afterLast?()
             release()
         } else {
             while generation == myGeneration { condition.wait() }
         }
         condition.unlock()
     }
-
-    /// The root's value of the current value broadcast (between `arrive` and `depart`).
-    func takeSharedValue() -> (any Sendable)? {
-        condition.lock()
-        defer { condition.unlock() }
-        return sharedValue
-    }
-
-    func clearSharedValue() { sharedValue = nil }  // only from `depart(afterLast:)`
 
     /// Under the lock, by the last arriver.
     private func release() {
@@ -170,28 +157,24 @@ public final class InProcessGroup: @unchecked Sendable {
 /// What one rank called in the current round.
 struct Call: CustomStringConvertible {
     enum Kind: String {
-        case allGather, reduceScatter, allReduce, broadcast, allToAll, barrier, broadcastValue
+        case allGather, reduceScatter, allReduce, broadcast, allToAll, barrier
     }
 
     var kind: Kind
     /// Floats the rank sends (its whole buffer for all-reduce and broadcast).
     var count = 0
     var root = 0
-    /// The value type of a value broadcast; ranks must agree on it.
-    var valueType: Any.Type? = nil
     /// Start of the rank's input; valid until the round's `depart`.
     var input: UnsafePointer<Float>? = nil
 
     func matches(_ other: Call) -> Bool {
         kind == other.kind && count == other.count && root == other.root
-            && valueType.map(ObjectIdentifier.init) == other.valueType.map(ObjectIdentifier.init)
     }
 
     var description: String {
         switch kind {
         case .barrier: "barrier()"
         case .broadcast: "broadcast(\(count) floats, root: \(root))"
-        case .broadcastValue: "broadcast(\(valueType.map { "\($0)" } ?? "?"), root: \(root))"
         default: "\(kind.rawValue)(\(count) floats)"
         }
     }

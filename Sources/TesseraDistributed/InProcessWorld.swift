@@ -1,7 +1,8 @@
-/// The TP group and the CP groups of a ``RankGrid``, as in-process groups that fail together.
+/// The TP group and the CP groups of a ``RankGrid``, as in-process groups that fail together:
+/// every rank a thread of this process.
 ///
 /// Built once, before the rank threads start; rank r then takes ``communicators(rank:)``.
-public final class InProcessWorld: Sendable {
+public final class InProcessWorld: RankWorld {
     public let grid: RankGrid
     /// All ranks.
     public let tpGroup: InProcessGroup
@@ -18,6 +19,8 @@ public final class InProcessWorld: Sendable {
     }
 
     public var size: Int { grid.worldSize }
+    public var hostedRanks: [Int] { Array(0..<size) }
+    public var stepChannel: (any StepChannel)? { nil }
 
     /// World rank `rank`'s handles on its groups.
     public func communicators(rank: Int) -> RankCommunicators<InProcessCommunicator> {

@@ -30,19 +30,33 @@ public enum RankLauncher {
         }
     }
 
-    /// Runs `body` on one thread per world rank of `world`, each with its TP and CP communicators.
-    public static func run<T: Sendable>(
-        world: InProcessWorld, stackSize: Int = defaultStackSize,
-        _ body: @escaping @Sendable (RankCommunicators<InProcessCommunicator>) throws -> T
+    /// Runs `body` on one thread per rank `world` hosts, each with its TP and CP communicators;
+    /// results in the order of `world.hostedRanks`.
+    public static func run<World: RankWorld, T: Sendable>(
+        world: World, stackSize: Int = defaultStackSize,
+        _ body: @escaping @Sendable (RankCommunicators<World.Comm>) throws -> T
     ) throws -> [T] {
-        try run(ranks: Array(0..<world.size), domain: world.domain, stackSize: stackSize) { rank in
-            try body(world.communicators(rank: rank))
+        let ranks = world.hostedRanks
+        return try run(
+            ranks: ranks, abort: { world.abort(rank: $0, error: $1) }, failure: { world.failure?.error },
+            stackSize: stackSize
+        ) { index in
+            try body(world.communicators(rank: ranks[index]))
         }
     }
 
     /// `ranks[i]` is the world rank that thread i reports in an abort.
     private static func run<T: Sendable>(
         ranks: [Int], domain: AbortDomain, stackSize: Int, _ body: @escaping @Sendable (Int) throws -> T
+    ) throws -> [T] {
+        try run(
+            ranks: ranks, abort: { domain.abort(rank: $0, error: $1) }, failure: { domain.cause?.error },
+            stackSize: stackSize, body)
+    }
+
+    private static func run<T: Sendable>(
+        ranks: [Int], abort: @escaping @Sendable (Int, any Error) -> Void, failure: () -> (any Error)?,
+        stackSize: Int, _ body: @escaping @Sendable (Int) throws -> T
     ) throws -> [T] {
         let results = ResultSlots<T>(count: ranks.count)
         let finished = DispatchSemaphore(value: 0)
@@ -52,7 +66,7 @@ public enum RankLauncher {
                     results.set(index, try body(index))
                 } catch {
                     // A no-op when this is a consequence of an earlier failure.
-                    domain.abort(rank: ranks[index], error: error)
+                    abort(ranks[index], error)
                 }
                 finished.signal()
             }
@@ -61,7 +75,7 @@ public enum RankLauncher {
             thread.start()
         }
         for _ in ranks { finished.wait() }
-        if let cause = domain.cause { throw cause.error }
+        if let cause = failure() { throw cause }
         return results.values()
     }
 }

@@ -42,21 +42,6 @@ public struct SingleRankCommunicator: Communicator {
         try check(true, "")
     }
 
-    public func broadcast(bytes: [UInt8], root: Int) throws(CommunicatorError) -> [UInt8] {
-        try check(root == 0, "broadcast: root \(root) outside 0..<1")
-        return bytes
-    }
-
-    public func broadcast<Value: Codable & Sendable>(_ value: Value?, root: Int) throws(CommunicatorError) -> Value {
-        try check(root == 0, "broadcast: root \(root) outside 0..<1")
-        guard let value else {
-            let error = CommunicatorError.invalidArgument(rank: 0, message: "broadcast: root 0 passed nil")
-            abort(error)
-            throw error
-        }
-        return value
-    }
-
     public func abort(_ error: any Error) {
         state.abort(error)
     }

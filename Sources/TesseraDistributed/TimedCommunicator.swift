@@ -65,9 +65,5 @@ public struct TimedCommunicator: Communicator {
         try timed { () throws(CommunicatorError) in try base.barrier() }
     }
 
-    public func broadcast(bytes: [UInt8], root: Int) throws(CommunicatorError) -> [UInt8] {
-        try timed { () throws(CommunicatorError) in try base.broadcast(bytes: bytes, root: root) }
-    }
-
     public func abort(_ error: any Error) { base.abort(error) }
 }

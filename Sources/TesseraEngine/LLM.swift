@@ -35,23 +35,24 @@ public final class LLM: Sendable {
 
     /// Opens `model` (a .gguf file, a Hugging Face folder, or `smollm2`), starts its ranks and
     /// the engine. With no KV budget in `cache`, the cache holds one sequence of the maximum
-    /// length (`cache.maxModelLength`, else the model's), shared by all running sequences.
+    /// length (`cache.maxModelLen`, else `options.maxModelLen`, else the model's), shared by all running sequences.
     public convenience init(
         model: String, parallel: Parallel = Parallel(), cache: CacheSettings = CacheSettings(),
         options: EngineOptions = EngineOptions(), loadFormat: LoadFormat = .auto,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws {
-        let (runner, tokenizer) = try await Self.onOwnThread { () throws -> (ModelRunner, Tokenizer?) in
+        let (setup, tokenizer) = try await Self.onOwnThread { () throws -> (RunnerSetup, Tokenizer?) in
             let opened = try OpenedModel.open(model, loadFormat: loadFormat, progress: progress)
-            let longest = cache.longestSequence(for: opened.config)
+            var cache = cache
+            cache.maxModelLen = cache.maxModelLen ?? options.maxModelLen
             let setup = try RunnerSetup.start(
-                opened, tp: parallel.tp, cp: parallel.cp, cpInterleave: parallel.cpInterleave, cpCombine: parallel.cpCombine,
-                cache: cache, minimumSequenceLength: longest)
-            return (setup.runner, opened.tokenizer)
+                opened, parallel: parallel, cache: cache, demand: { CacheDemand(longestSequence: $0) })
+            return (setup, opened.tokenizer)
         }
         var options = options
-        options.maxModelLen = options.maxModelLen ?? cache.maxModelLength
-        try self.init(executor: runner, tokenizer: tokenizer, options: options)
+        options.maxModelLen = setup.maxModelLen
+        let runner = setup.runner
+        try self.init(executor: runner, tokenizer: tokenizer, options: options, onShutdown: { runner.shutdown() })
     }
 
     /// Loading reads gigabytes and blocks: keep it off Swift concurrency's few threads.

@@ -1,3 +1,4 @@
+import TesseraModels
 import Foundation
 
 /// Picks the next token from a row of logits: greedy when temperature is 0, otherwise

@@ -1,4 +1,3 @@
-import TesseraModels
 import TesseraTensor
 
 /// Seeded random weights for any Llama-family or Qwen3 configuration (`--load-format dummy`):

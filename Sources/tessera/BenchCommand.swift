@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TesseraEngine
+import TesseraTools
 
 /// `tessera bench`: a seeded synthetic workload through the engine, measured.
 struct BenchCommand: AsyncParsableCommand {
@@ -52,19 +53,20 @@ struct BenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         var workload: BenchWorkload?
-        let (opened, runner) = try modelOptions.start { opened in
+        let (opened, setup) = try modelOptions.start { opened, maxModelLen in
             let made = try BenchWorkload(
                 numPrompts: numPrompts, inputLength: inputLen, outputLength: outputLen,
                 randomRangeRatio: randomRangeRatio, sharedPrefixLength: sharedPrefixLen,
                 vocabularySize: opened.config.vocabSize, seed: seed)
             workload = made
             let longest = made.items.map { $0.promptIDs.count + $0.outputLength }.max() ?? 1
-            // With a memory budget, it only has to fit one sequence; without, size for the pool.
-            return modelOptions.cache.kvCacheMemory == nil ? longest * min(concurrency, numPrompts) : longest
+            return CacheDemand(longestSequence: min(longest, maxModelLen), sequences: min(concurrency, numPrompts))
         }
+        let runner = setup.runner
+        defer { runner.shutdown() }
         let options = EngineOptions(
             maxNumBatchedTokens: maxNumBatchedTokens, maxNumSeqs: maxNumSeqs ?? min(concurrency, maxNumBatchedTokens),
-            enablePrefixCaching: prefixCaching, maxModelLen: modelOptions.cache.maxModelLen)
+            enablePrefixCaching: prefixCaching, maxModelLen: setup.maxModelLen)
         let engine = try EngineCore(executor: runner, tokenizer: opened.tokenizer, options: options)
         defer { engine.shutdown() }
         let report = try await BenchRunner.run(workload!, engine: engine, concurrency: concurrency)

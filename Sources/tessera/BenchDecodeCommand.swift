@@ -3,6 +3,7 @@ import Foundation
 import TesseraDistributed
 import TesseraEngine
 import TesseraModels
+import TesseraTools
 
 struct BenchDecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,17 +55,26 @@ struct BenchDecodeCommand: ParsableCommand {
         do { budget = try MemorySize.parse(kvCacheMemory) } catch { throw ValidationError("--kv-cache-memory: \(error)") }
         let opened = try OpenedModel.open(model, loadFormat: loadFormat)
         let benchmark = DecodeBenchmark(contexts: lengths, steps: steps)
+        guard benchmark.longestSequence <= opened.config.maxPositionEmbeddings else {
+            throw ValidationError(
+                "--contexts: the longest context and its \(steps + benchmark.warmup) steps need \(benchmark.longestSequence) tokens, above the model's maximum of \(opened.config.maxPositionEmbeddings)")
+        }
         print("model \(opened.source.lastPathComponent) (\(loadFormat.rawValue) weights), tp=\(tensorParallelSize), KV \(kvCacheDtype), block \(blockSize), \(cpComm) combine")
         print("method: median of \(steps) decode steps after 2 warm-ups, one sequence; attention = step(L) - step(16); communication = time in collectives")
         var results: [Int: [DecodeBenchmark.Row]] = [:]
         for cp in cps {
-            let cache = CacheSettings(dtype: kvCacheDtype, blockSize: blockSize)
-            let setup = try RunnerSetup.start(
-                opened, tp: tensorParallelSize, cp: cp, cpInterleave: 1, cpCombine: cpComm, cache: cache,
-                minimumSequenceLength: benchmark.longestSequence)
+            let cache = CacheSettings(dtype: kvCacheDtype, blockSize: blockSize, maxModelLen: benchmark.longestSequence)
+            let setup = try ProcessRanks.start(
+                opened, parallel: LLM.Parallel(tp: tensorParallelSize, cp: cp, cpCombine: cpComm), cache: cache,
+                demand: { CacheDemand(longestSequence: $0) }, tasks: DecodeBenchmark.rankTasks)
+            defer { setup.runner.shutdown() }
+            if ProcessRanks.isWorker {
+                try setup.runner.waitUntilStopped()
+                continue
+            }
             let capacity = try KVCapacityPlan(
                 model: opened.config, parallel: setup.runner.parallel, budgetBytesPerRank: budget,
-                kvElementBytes: kvCacheDtype.bytesPerElement, maxModelLength: lengths.max() ?? 1)
+                kvElementBytes: kvCacheDtype.bytesPerElement, maxModelLen: lengths.max() ?? 1)
             print("\ncp=\(cp): \(capacity.description)")
             print("  context   step ms   attention ms   communication ms   rest ms")
             let rows = try benchmark.run(setup.runner)

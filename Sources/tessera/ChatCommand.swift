@@ -17,14 +17,18 @@ struct ChatCommand: AsyncParsableCommand {
     @OptionGroup var sampling: SamplingOptions
 
     func run() async throws {
-        let (opened, runner) = try modelOptions.start { opened in
+        let (opened, setup) = try modelOptions.start { opened, maxModelLen in
             guard try opened.requireTokenizer().hasChatTemplate else {
                 throw CLIError("\(opened.source.lastPathComponent) ships no chat template; use `tessera generate`")
             }
-            return min(modelOptions.cache.maxModelLen ?? 4096, opened.config.maxPositionEmbeddings)
+            // Without --max-model-len or a budget, a conversation of up to 4096 tokens.
+            return CacheDemand(longestSequence: modelOptions.cache.maxModelLen == nil ? min(4096, maxModelLen) : maxModelLen)
         }
         let tokenizer = try opened.requireTokenizer()
-        let llm = try LLM(executor: runner, tokenizer: tokenizer, options: EngineOptions(maxModelLen: modelOptions.cache.maxModelLen))
+        let runner = setup.runner
+        let llm = try LLM(
+            executor: runner, tokenizer: tokenizer, options: EngineOptions(maxModelLen: setup.maxModelLen),
+            onShutdown: { runner.shutdown() })
         defer { llm.shutdown() }
         var conversation = Conversation(system: system)
         let interactive = isatty(STDIN_FILENO) == 1

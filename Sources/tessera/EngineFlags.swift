@@ -12,9 +12,10 @@ struct EngineFlags: ParsableArguments {
     @Flag(inversion: .prefixedEnableDisable, help: "Reuse cached KV blocks of identical prompt prefixes.")
     var prefixCaching = true
 
-    func options(_ model: ModelOptions) throws -> EngineOptions {
+    /// - Parameter maxModelLen: the run's resolved longest sequence (``RunnerSetup/maxModelLen``).
+    func options(maxModelLen: Int) -> EngineOptions {
         EngineOptions(
             maxNumBatchedTokens: maxNumBatchedTokens, maxNumSeqs: maxNumSeqs,
-            enablePrefixCaching: prefixCaching, maxModelLen: model.cache.maxModelLen)
+            enablePrefixCaching: prefixCaching, maxModelLen: maxModelLen)
     }
 }

@@ -41,14 +41,18 @@ struct GenerateCommand: AsyncParsableCommand {
     func run() async throws {
         let texts = try allPrompts()
         var promptIDs: [[Int]] = []
-        let (opened, runner) = try modelOptions.start { opened in
+        let (opened, setup) = try modelOptions.start { opened, maxModelLen in
             let encoder = PromptEncoder(tokenizer: try opened.requireTokenizer(), chat: chat)
             promptIDs = try texts.map(encoder.encode)
-            let longest = min((promptIDs.map(\.count).max() ?? 0) + sampling.maxTokens, opened.config.maxPositionEmbeddings)
-            // Room for every prompt at once, up to the engine's sequence cap.
-            return longest * min(promptIDs.count, engine.maxNumSeqs)
+            // Room for every prompt at once (up to the engine's sequence cap) when no budget is given.
+            return CacheDemand(
+                longestSequence: min((promptIDs.map(\.count).max() ?? 0) + sampling.maxTokens, maxModelLen),
+                sequences: min(promptIDs.count, engine.maxNumSeqs))
         }
-        let llm = try LLM(executor: runner, tokenizer: opened.tokenizer, options: try engine.options(modelOptions))
+        let runner = setup.runner
+        let llm = try LLM(
+            executor: runner, tokenizer: opened.tokenizer, options: engine.options(maxModelLen: setup.maxModelLen),
+            onShutdown: { runner.shutdown() })
         defer { llm.shutdown() }
         if json {
             for output in try await llm.generate(promptIDs, sampling.params) {

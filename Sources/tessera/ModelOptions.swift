@@ -21,25 +21,25 @@ struct ModelOptions: ParsableArguments {
     @OptionGroup var cache: CacheOptions
 
     /// Opens the model, starts its ranks and prints the capacity report, with progress on one
-    /// rewritten line of standard error.
-    /// - Parameter minimumSequenceLength: tokens one sequence must fit (sizes the cache when
-    ///   no --kv-cache-memory is given).
+    /// rewritten line of standard error. Under `mpirun`, only rank 0 returns: the other ranks
+    /// serve its steps and exit.
     /// - Parameter defaultBudgetBytes: KV bytes per rank when no --kv-cache-memory is given
-    ///   (nil: just enough for `minimumSequenceLength`).
+    ///   (nil: just enough for `demand`).
     /// - Parameter report: gets the capacity report even with --quiet (the server logs it).
+    /// - Parameter tasks: per-rank work the command runs through the runner (benchmarks).
+    /// - Parameter demand: what the command needs of the cache, given the resolved max model length.
     func start(
-        defaultBudgetBytes: Int? = nil, report: ((String) -> Void)? = nil,
-        minimumSequenceLength: (OpenedModel) throws -> Int
-    ) throws -> (OpenedModel, ModelRunner) {
-        let progress = ProgressLine(enabled: !quiet)
+        defaultBudgetBytes: Int? = nil, report: ((String) -> Void)? = nil, tasks: [RankTask] = [],
+        demand: (OpenedModel, _ maxModelLen: Int) throws -> CacheDemand
+    ) throws -> (OpenedModel, RunnerSetup) {
+        let progress = ProgressLine(enabled: !quiet && !ProcessRanks.isWorker)
         let started = Date()
         let opened = try OpenedModel.open(model, loadFormat: loadFormat) { progress.show($0) }
         var settings = try cache.settings
         settings.budgetBytesPerRank = settings.budgetBytesPerRank ?? defaultBudgetBytes
-        let setup = try RunnerSetup.start(
-            opened, tp: parallel.tensorParallelSize, cp: parallel.contextParallelSize,
-            cpInterleave: parallel.cpInterleave, cpCombine: parallel.cpComm, cache: settings,
-            minimumSequenceLength: try minimumSequenceLength(opened))
+        let setup = try ProcessRanks.start(
+            opened, parallel: parallel.settings, cache: settings, demand: { try demand(opened, $0) }, tasks: tasks)
+        if ProcessRanks.isWorker { try ProcessRanks.serveUntilStopped(setup) }
         let summary = String(format: "loaded %@ on %d rank(s) in %.1f s; %@", opened.source.lastPathComponent,
                              setup.runner.parallel.tp, Date().timeIntervalSince(started), setup.plan.description)
         if let report {
@@ -48,6 +48,6 @@ struct ModelOptions: ParsableArguments {
         } else {
             progress.finish(summary)
         }
-        return (opened, setup.runner)
+        return (opened, setup)
     }
 }

@@ -19,6 +19,10 @@ struct ParallelOptions: ParsableArguments {
     @Option(help: "How a CP group combines its partial attention outputs: ag-rs (all-gather LSEs, reduce-scatter outputs) or a2a (one all-to-all).")
     var cpComm: CPCombine = .allGatherReduceScatter
 
+    var settings: LLM.Parallel {
+        LLM.Parallel(tp: tensorParallelSize, cp: contextParallelSize, cpInterleave: cpInterleave, cpCombine: cpComm)
+    }
+
     /// The validated configuration for `model`; errors name the offending values.
     func parallelConfig(model: ModelConfig, blockSize: Int) throws -> ParallelConfig {
         try ParallelConfig(
@@ -39,7 +43,7 @@ struct CacheOptions: ParsableArguments {
     @Option(help: "Tokens per KV-cache block on each rank.")
     var blockSize: Int = 16
 
-    @Option(help: "Longest sequence (prompt + output) to serve; default: the model's maximum.")
+    @Option(help: "Longest sequence (prompt + output) to serve; default, and at most: the model's maximum.")
     var maxModelLen: Int?
 
     var budgetBytes: Int? {
@@ -53,7 +57,7 @@ struct CacheOptions: ParsableArguments {
 
     var settings: CacheSettings {
         get throws {
-            CacheSettings(dtype: kvCacheDtype, blockSize: blockSize, budgetBytesPerRank: try budgetBytes, maxModelLength: maxModelLen)
+            CacheSettings(dtype: kvCacheDtype, blockSize: blockSize, budgetBytesPerRank: try budgetBytes, maxModelLen: maxModelLen)
         }
     }
 

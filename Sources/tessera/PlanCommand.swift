@@ -25,7 +25,7 @@ struct PlanCommand: ParsableCommand {
         let plan = try KVCapacityPlan(
             model: config, parallel: parallelConfig, budgetBytesPerRank: budget,
             kvElementBytes: cache.kvCacheDtype.bytesPerElement,
-            maxModelLength: cache.maxModelLen ?? config.maxPositionEmbeddings
+            maxModelLen: try config.maxModelLen(requested: cache.maxModelLen)
         )
         print(PlanReport(config: config, plan: plan, dtype: cache.kvCacheDtype).text)
     }

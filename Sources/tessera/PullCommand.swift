@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TesseraEngine
 import TesseraModels
+import TesseraTools
 
 struct PullCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

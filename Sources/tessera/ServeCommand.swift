@@ -57,13 +57,14 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = Logger(label: "tessera.serve")
-        let (opened, runner) = try modelOptions.start(
+        let (opened, setup) = try modelOptions.start(
             defaultBudgetBytes: 1 << 30, report: { logger.info("\($0)") }
-        ) { opened in
-            try modelOptions.cache.settings.longestSequence(for: opened.config)
-        }
+        ) { _, maxModelLen in CacheDemand(longestSequence: maxModelLen) }
         let tokenizer = try opened.requireTokenizer()
-        let llm = try LLM(executor: runner, tokenizer: tokenizer, options: try engine.options(modelOptions))
+        let runner = setup.runner
+        let llm = try LLM(
+            executor: runner, tokenizer: tokenizer, options: engine.options(maxModelLen: setup.maxModelLen),
+            onShutdown: { runner.shutdown() })
         defer { llm.shutdown() }
         let name = servedModelName ?? opened.source.deletingPathExtension().lastPathComponent
         let key = apiKey ?? ProcessInfo.processInfo.environment["TESSERA_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }

@@ -106,44 +106,6 @@ import Testing
         }
     }
 
-    struct StepPlan: Codable, Sendable, Equatable {
-        var step: Int
-        var tokens: [Int32]
-        var note: String
-    }
-
-    @Test(arguments: sizes)
-    func broadcastsValuesAndBytes(size: Int) {
-        guard let results = run(size: size, { comm in
-            var received: [StepPlan] = []
-            var bytes: [[UInt8]] = []
-            for step in 0..<10 {
-                let root = step % comm.size
-                let mine = StepPlan(step: step, tokens: Array(0..<Int32(step)), note: "from \(comm.rank)")
-                received.append(try comm.broadcast(comm.rank == root ? mine : nil, root: root))
-                bytes.append(try comm.broadcast(bytes: Array(repeating: UInt8(comm.rank), count: step), root: root))
-            }
-            return (received, bytes)
-        }) else { return }
-        for (plans, bytes) in results {
-            for step in 0..<10 {
-                let root = step % size
-                #expect(plans[step] == StepPlan(step: step, tokens: Array(0..<Int32(step)), note: "from \(root)"))
-                #expect(bytes[step] == Array(repeating: UInt8(root), count: step))
-            }
-        }
-    }
-
-    /// A communicator without its own value broadcast gets the protocol's JSON one.
-    @Test(arguments: [1, 3])
-    func defaultValueBroadcastGoesThroughBytes(size: Int) {
-        guard let results = run(size: size, { comm in
-            let wrapped = BytesOnly(base: comm)
-            return try wrapped.broadcast(comm.rank == 0 ? StepPlan(step: 7, tokens: [1, 2], note: "é") : nil, root: 0)
-        }) else { return }
-        for plan in results { #expect(plan == StepPlan(step: 7, tokens: [1, 2], note: "é")) }
-    }
-
     /// Many rounds back to back, every collective, payload sizes changing each round: a rank
     /// that runs ahead into the next round must never be mistaken for one of this round.
     @Test(arguments: [2, 3, 8])
@@ -189,28 +151,4 @@ import Testing
             }
         }
     }
-}
-
-/// Forwards everything to an in-process communicator except the generic value broadcast,
-/// so that the protocol's default (JSON over bytes) is used, as an MPI communicator would.
-struct BytesOnly: Communicator {
-    let base: InProcessCommunicator
-    var rank: Int { base.rank }
-    var size: Int { base.size }
-    func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-        try base.allGather(send, into: recv)
-    }
-    func reduceScatter(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-        try base.reduceScatter(send, into: recv)
-    }
-    func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) { try base.allReduce(buffer) }
-    func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws(CommunicatorError) {
-        try base.broadcast(buffer, root: root)
-    }
-    func allToAll(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-        try base.allToAll(send, into: recv)
-    }
-    func barrier() throws(CommunicatorError) { try base.barrier() }
-    func broadcast(bytes: [UInt8], root: Int) throws(CommunicatorError) -> [UInt8] { try base.broadcast(bytes: bytes, root: root) }
-    func abort(_ error: any Error) { base.abort(error) }
 }

@@ -108,11 +108,11 @@ import Glibc
         let kinds = launcherError {
             _ = try RankLauncher.run(size: 2) { comm in
                 try comm.barrier()
-                if comm.rank == 0 { try comm.barrier() } else { _ = try comm.broadcast(bytes: [1], root: 1) }
+                if comm.rank == 0 { try comm.barrier() } else { var one: [Float] = [1]; try comm.broadcast(&one, root: 1) }
             }
         }
         #expect("\(kinds.map { "\($0)" } ?? "")"
-            == "collective mismatch in round 2: rank 0 called barrier(), rank 1 called broadcast(Array<UInt8>, root: 1)")
+            == "collective mismatch in round 2: rank 0 called barrier(), rank 1 called broadcast(1 floats, root: 1)")
     }
 
     @Test func invalidArgumentsFailTheGroupAndNameTheRank() {

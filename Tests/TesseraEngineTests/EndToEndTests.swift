@@ -11,7 +11,7 @@ import TesseraTokenizer
     static func smol(tp: Int = 1, cp: Int = 1, interleave: Int = 1, combine: CPCombine = .allGatherReduceScatter) async throws -> LLM {
         try await LLM(
             model: Fixtures.smolLM2().path, parallel: LLM.Parallel(tp: tp, cp: cp, cpInterleave: interleave, cpCombine: combine),
-            cache: CacheSettings(maxModelLength: 512), options: EngineOptions(maxNumBatchedTokens: 256, maxNumSeqs: 8))
+            cache: CacheSettings(maxModelLen: 512), options: EngineOptions(maxNumBatchedTokens: 256, maxNumSeqs: 8))
     }
 
     /// Every greedy continuation in the transformers fixture (raw and chat prompts), token for

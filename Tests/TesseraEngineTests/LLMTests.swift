@@ -6,7 +6,7 @@ import TesseraModels
 
 @Suite struct LLMTests {
     /// SmolLM2 through `ModelRunner` (one rank), loaded once.
-    static let smol = Task { try await LLM(model: Fixtures.smolLM2().path, cache: CacheSettings(maxModelLength: 1024),
+    static let smol = Task { try await LLM(model: Fixtures.smolLM2().path, cache: CacheSettings(maxModelLen: 1024),
                                            options: EngineOptions(maxNumBatchedTokens: 64, maxNumSeqs: 8)) }
 
     static func smolLLM() async throws -> LLM { try await smol.value }

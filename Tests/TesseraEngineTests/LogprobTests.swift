@@ -1,3 +1,4 @@
+import TesseraModels
 import Foundation
 import TestSupport
 import Testing

@@ -1,5 +1,5 @@
 import Testing
-@testable import TesseraEngine
+@testable import TesseraModels
 
 @Suite struct SeededRandomTests {
     @Test func unitFloatsStayInRangeAndSpreadEvenly() {

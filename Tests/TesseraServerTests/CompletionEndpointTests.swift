@@ -136,7 +136,7 @@ import TesseraTokenizer
             let models = try await client.get("/v1/models").json()
             let data = try #require(models["data"] as? [[String: Any]])
             #expect(data.map { $0["id"] as? String } == ["tiny"])
-            #expect(data[0]["max_model_len"] as? Int == ServerHarness.maxModelLength)
+            #expect(data[0]["max_model_len"] as? Int == ServerHarness.maxModelLen)
             #expect(try await client.get("/health").status == .ok)
             #expect(try await client.get("/version").json()["version"] as? String == TesseraVersion.current)
 

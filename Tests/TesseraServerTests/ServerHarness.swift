@@ -12,11 +12,11 @@ import TesseraEngine
 /// a free loopback port for each test.
 enum ServerHarness {
     static let modelName = "tiny"
-    static let maxModelLength = 128
+    static let maxModelLen = 128
 
     static func llm() async throws -> LLM {
         try await LLM(model: Fixtures.url("models/tiny-llama").path,
-                      cache: CacheSettings(blockSize: 4, budgetBytesPerRank: 4 << 20, maxModelLength: maxModelLength),
+                      cache: CacheSettings(blockSize: 4, budgetBytesPerRank: 4 << 20, maxModelLen: maxModelLen),
                       options: EngineOptions(maxNumSeqs: 8))
     }
 

@@ -17,15 +17,15 @@ public struct KVCapacityPlan: Sendable, Equatable, CustomStringConvertible {
     public let bytesPerTokenPerRank: Int
     public let budgetBytesPerRank: Int
     public let blocksPerRank: Int
-    public let maxModelLength: Int
+    public let maxModelLen: Int
 
     /// - Parameters:
     ///   - kvElementBytes: bytes per stored K/V element: 2 for f16/bf16, 4 for f32.
-    ///   - maxModelLength: the longest sequence served; only used for ``maxConcurrency``.
+    ///   - maxModelLen: the longest sequence served; only used for ``maxConcurrency``.
     /// The block size is the one `parallel` was validated with.
     public init(
         model: ModelConfig, parallel: ParallelConfig, budgetBytesPerRank: Int,
-        kvElementBytes: Int, maxModelLength: Int
+        kvElementBytes: Int, maxModelLen: Int
     ) throws(KVCapacityPlanError) {
         guard model.numHeads == parallel.numHeads, model.numKVHeads == parallel.numKVHeads else {
             throw .modelMismatch(
@@ -41,15 +41,15 @@ public struct KVCapacityPlan: Sendable, Equatable, CustomStringConvertible {
         guard kvElementBytes >= 1 else {
             throw .invalidValue(name: "KV element size", value: "\(kvElementBytes) bytes")
         }
-        guard maxModelLength >= 1 else {
-            throw .invalidValue(name: "max model length", value: "\(maxModelLength)")
+        guard maxModelLen >= 1 else {
+            throw .invalidValue(name: "max model length", value: "\(maxModelLen)")
         }
         self.parallel = parallel
         kvHeadsPerRank = RankGrid(parallel).kvHeadsPerRank
         bytesPerTokenPerRank = model.numLayers * 2 * kvHeadsPerRank * model.headDim * kvElementBytes
         self.budgetBytesPerRank = budgetBytesPerRank
         blocksPerRank = budgetBytesPerRank / (parallel.blockSize * bytesPerTokenPerRank)
-        self.maxModelLength = maxModelLength
+        self.maxModelLen = maxModelLen
     }
 
     public var blockSize: Int { parallel.blockSize }
@@ -59,15 +59,15 @@ public struct KVCapacityPlan: Sendable, Equatable, CustomStringConvertible {
     public var tokensPerGroup: Int { tokensPerRank * parallel.cp }
     /// Bytes of the budget the whole blocks use on each rank.
     public var usedBytesPerRank: Int { tokensPerRank * bytesPerTokenPerRank }
-    /// Sequences of `maxModelLength` tokens that fit at once.
-    public var maxConcurrency: Double { Double(tokensPerGroup) / Double(maxModelLength) }
-    /// Whether a single sequence of `maxModelLength` tokens fits.
-    public var fitsOneSequence: Bool { tokensPerGroup >= maxModelLength }
+    /// Sequences of `maxModelLen` tokens that fit at once.
+    public var maxConcurrency: Double { Double(tokensPerGroup) / Double(maxModelLen) }
+    /// Whether a single sequence of `maxModelLen` tokens fits.
+    public var fitsOneSequence: Bool { tokensPerGroup >= maxModelLen }
 
     public var description: String {
         "KV cache: \(Self.grouped(tokensPerGroup)) tokens (\(Self.grouped(tokensPerRank)) per rank x cp=\(parallel.cp)), "
             + "\(MemorySize.format(usedBytesPerRank)) per rank, max concurrency "
-            + String(format: "%.1f", maxConcurrency) + "x at \(maxModelLength) tokens"
+            + String(format: "%.1f", maxConcurrency) + "x at \(maxModelLen) tokens"
     }
 
     /// `1898592` as `1,898,592`, independent of the locale.

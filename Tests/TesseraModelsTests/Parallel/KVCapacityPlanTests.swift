@@ -8,7 +8,7 @@ import TesseraDistributed
     private func referencePlan(model: ModelConfig, tp: Int = 2, cp: Int) throws -> KVCapacityPlan {
         try KVCapacityPlan(
             model: model, parallel: try ParallelConfig(tp: tp, cp: cp, model: model, blockSize: 16),
-            budgetBytesPerRank: try MemorySize.parse("13609107456"), kvElementBytes: 2, maxModelLength: 8192)
+            budgetBytesPerRank: try MemorySize.parse("13609107456"), kvElementBytes: 2, maxModelLen: 8192)
     }
 
     @Test func reproducesTheReferenceTable() throws {
@@ -65,7 +65,7 @@ import TesseraDistributed
         func failure(budget: Int = 1 << 30, elementBytes: Int = 2, maxLength: Int = 8192, model: ModelConfig = qwen3OneKV) -> String? {
             do {
                 _ = try KVCapacityPlan(model: model, parallel: parallel, budgetBytesPerRank: budget,
-                                       kvElementBytes: elementBytes, maxModelLength: maxLength)
+                                       kvElementBytes: elementBytes, maxModelLen: maxLength)
                 return nil
             } catch { return error.description }
         }
@@ -78,7 +78,7 @@ import TesseraDistributed
             == "the model has 16 query heads and 2 KV heads, but the parallel configuration was validated for 16 query heads and 1 KV heads")
         // A budget below one block is a plan with no room, not an error.
         let empty = try KVCapacityPlan(model: qwen3OneKV, parallel: parallel, budgetBytesPerRank: 1000,
-                                       kvElementBytes: 2, maxModelLength: 8192)
+                                       kvElementBytes: 2, maxModelLen: 8192)
         #expect(empty.blocksPerRank == 0 && !empty.fitsOneSequence)
     }
 }

@@ -60,11 +60,6 @@ struct ParallelFailureTests {
             try base.barrier()
         }
 
-        func broadcast(bytes: [UInt8], root: Int) throws(CommunicatorError) -> [UInt8] {
-            try tick("broadcast")
-            return try base.broadcast(bytes: bytes, root: root)
-        }
-
         func abort(_ error: any Error) { base.abort(error) }
     }
 

@@ -2,17 +2,9 @@ import Foundation
 import TesseraModels
 import TesseraTensor
 
-/// What the ranks do in one step.
-enum RankWork: Sendable {
-    /// A forward pass; rank 0 posts the logits.
-    case forward(ForwardBatch)
-    /// Benchmarks only: write seeded random K/V for positions `0..<tokens` of a sequence with
-    /// this block table, each rank its own slice, as if a prefill had run.
-    case fillCache(blockTable: [Int], tokens: Int)
-}
-
-/// Where the scheduling thread posts each step for the rank threads, and where rank 0 posts the
-/// result back. A failure on any rank, or shutdown, wakes every waiter: nothing blocks forever.
+/// Where the scheduling thread posts each step for the rank threads of this process, and where
+/// rank 0 posts the result back. A failure on any rank, or shutdown, wakes every waiter:
+/// nothing blocks forever.
 final class StepBoard: @unchecked Sendable {
     private let condition = NSCondition()
     private let ranks: Int
@@ -22,7 +14,9 @@ final class StepBoard: @unchecked Sendable {
     private var result: (step: Int, logits: Tensor)?
     private var failure: (any Error)?
     private var closed = false
+    private var stopped = false
 
+    /// - Parameter ranks: rank threads of this process.
     init(ranks: Int) { self.ranks = ranks }
 
     // MARK: rank side
@@ -59,6 +53,14 @@ final class StepBoard: @unchecked Sendable {
         }
     }
 
+    /// Every rank thread of this process has ended.
+    func markStopped() {
+        condition.withLock {
+            stopped = true
+            condition.broadcast()
+        }
+    }
+
     // MARK: scheduler side
 
     /// Waits until every rank is ready; throws the failure that stopped one of them.
@@ -91,14 +93,24 @@ final class StepBoard: @unchecked Sendable {
             condition.broadcast()
         }
     }
+
+    /// Waits until every rank thread has ended; throws the failure that ended them, if any.
+    func waitUntilStopped() throws {
+        try condition.withLock {
+            while !stopped { condition.wait() }
+            if let failure { throw failure }
+        }
+    }
 }
 
 public enum RunnerError: Error, CustomStringConvertible {
     case closed
+    case malformedStep(String)
 
     public var description: String {
         switch self {
         case .closed: "the model runner was shut down"
+        case .malformedStep(let detail): "malformed step message from rank 0: \(detail)"
         }
     }
 }

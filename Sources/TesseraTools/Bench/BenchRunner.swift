@@ -1,3 +1,7 @@
+import Foundation
+import TesseraEngine
+import TesseraModels
+
 /// Runs a workload through an engine with at most `concurrency` requests in flight (a new one
 /// is sent as soon as one ends, like a client pool) and measures it.
 public enum BenchRunner {

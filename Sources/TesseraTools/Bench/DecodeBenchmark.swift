@@ -1,5 +1,6 @@
 import Foundation
 import TesseraDistributed
+import TesseraEngine
 import TesseraModels
 import TesseraTensor
 
@@ -36,8 +37,12 @@ public struct DecodeBenchmark: Sendable {
     /// Tokens the cache must hold for the longest measurement.
     public var longestSequence: Int { (contexts.max() ?? 0) + warmup + steps }
 
+    /// The per-rank work the runner must be given at `rankTasks[0]` (it fills the cache).
+    public static let rankTasks: [RankTask] = [CacheFiller.task]
+
+    /// - Parameter runner: started with ``rankTasks``.
     public func run(_ runner: ModelRunner) throws -> [Row] {
-        let blockTable = Array(0..<runner.blocksNeeded(tokens: longestSequence))
+        let blockTable = Array(0..<(longestSequence + runner.tokensPerBlock - 1) / runner.tokensPerBlock)
         let baseline = try measure(runner, context: baselineContext, blockTable: blockTable)
         return try contexts.map { context in
             let m = try measure(runner, context: context, blockTable: blockTable)
@@ -49,7 +54,7 @@ public struct DecodeBenchmark: Sendable {
     }
 
     private func measure(_ runner: ModelRunner, context: Int, blockTable: [Int]) throws -> (step: Double, communication: Double) {
-        try runner.fillCacheForBenchmark(blockTable: blockTable, tokens: context)
+        try runner.runOnEveryRank(task: 0, arguments: CacheFiller.arguments(blockTable: blockTable, tokens: context))
         var random = SeededRandom(seed: UInt64(context))
         var times: [Double] = []
         var communication = 0.0

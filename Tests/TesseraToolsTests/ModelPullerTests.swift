@@ -1,7 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
-@testable import TesseraEngine
+@testable import TesseraTools
 @testable import TesseraModels
 
 @Suite struct ModelPullerTests {

@@ -1,4 +1,5 @@
 import TesseraDistributed
+import TesseraEngine
 import TesseraModels
 
 /// Writes seeded random keys and values into the slots a rank owns, for benchmarks that time
@@ -6,6 +7,13 @@ import TesseraModels
 /// not on their values, and real memory must back them (untouched pages would read as the
 /// shared zero page and flatter the figures).
 enum CacheFiller {
+    /// As a ``RankTask``: arguments are the number of tokens, then the block table.
+    static let task: RankTask = { state, arguments in
+        fill(state.cache, rank: state.rank, blockTable: Array(arguments.dropFirst()), tokens: arguments[0])
+    }
+
+    static func arguments(blockTable: [Int], tokens: Int) -> [Int] { [tokens] + blockTable }
+
     static func fill(_ cache: PagedKVCache, rank: RankContext, blockTable: [Int], tokens: Int) {
         let placement = rank.placement
         let width = cache.slotWidth

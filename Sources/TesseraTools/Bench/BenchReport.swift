@@ -1,3 +1,7 @@
+import Foundation
+import TesseraEngine
+import TesseraModels
+
 /// Summary of a latency distribution in seconds.
 public struct LatencySummary: Sendable, Codable, Equatable {
     public var mean: Double

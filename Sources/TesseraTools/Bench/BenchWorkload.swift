@@ -1,3 +1,7 @@
+import Foundation
+import TesseraEngine
+import TesseraModels
+
 /// A seeded synthetic workload: random token prompts and fixed output lengths, the same for the
 /// same parameters on every machine (no tokenizer needed, so dummy weights work).
 public struct BenchWorkload: Sendable, Equatable {
