@@ -64,26 +64,15 @@ struct AttentionRowKernels: @unchecked Sendable {
         runningMax.update(repeating: -.infinity, count: rows)
         runningSum.update(repeating: 0, count: rows)
 
-        let blockSize = cache.blockSize
         let tile = Attention.contextTile
         let keys = worker.tileKeys.pointer, values = worker.tileValues.pointer
         var start = tokens.lowerBound
         while start < tokens.upperBound {
-            // Gather (and widen) up to `tile` tokens, block by block: a sequential read the
-            // hardware prefetches, into buffers that stay in L1 while every row uses them.
+            // Gather (and widen) up to `tile` tokens into buffers that stay in L1 while every
+            // row uses them.
             let count = min(tile, tokens.upperBound - start)
-            var filled = 0
-            while filled < count {
-                let index = start + filled
-                let offset = index % blockSize
-                let piece = min(blockSize - offset, count - filled)
-                let firstSlot = span.blockTable[index / blockSize] * blockSize + offset
-                cache.read(layer: layer, values: false, kvHead: kvHead, firstSlot: firstSlot, count: piece,
-                           into: keys + filled * hd)
-                cache.read(layer: layer, values: true, kvHead: kvHead, firstSlot: firstSlot, count: piece,
-                           into: values + filled * hd)
-                filled += piece
-            }
+            cache.gather(layer: layer, kvHead: kvHead, blockTable: span.blockTable, tokens: start..<start + count,
+                         keys: keys, values: values)
             GroupedAttentionKernels.attendTile(
                 queries: queries, rows: rows, headDim: hd, keys: keys, values: values, stride: hd, count: count,
                 scores: worker.groupScores.pointer, scoreStride: tile, runningMax: runningMax, runningSum: runningSum,

@@ -83,7 +83,7 @@ struct DenseAttention {
         let keys = scratch.denseContextKeys.pointer
         let values = scratch.denseContextValues.pointer
         for kvHead in 0..<a.numKVHeads {
-            gatherContext(span: span, count: context, layer: layer, kvHead: kvHead, cache: cache, keys: keys, values: values)
+            cache.gather(layer: layer, kvHead: kvHead, blockTable: span.blockTable, tokens: 0..<context, keys: keys, values: values)
             for c in 0..<a.cpSize {
                 for head in 0..<a.numHeads where a.kvHead(of: head) == kvHead {
                     var chunkStart = 0
@@ -102,24 +102,6 @@ struct DenseAttention {
                     }
                 }
             }
-        }
-    }
-
-    /// The first `count` tokens of the span's local context slice, one KV head, as contiguous
-    /// f32 `[count, headDim]`.
-    private func gatherContext(
-        span: SequenceSpan, count total: Int, layer: Int, kvHead: Int, cache: PagedKVCache,
-        keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>
-    ) {
-        let hd = attention.headDim
-        let blockSize = cache.blockSize
-        var start = 0
-        while start < total {
-            let count = min(blockSize, total - start)
-            let firstSlot = span.blockTable[start / blockSize] * blockSize
-            cache.read(layer: layer, values: false, kvHead: kvHead, firstSlot: firstSlot, count: count, into: keys + start * hd)
-            cache.read(layer: layer, values: true, kvHead: kvHead, firstSlot: firstSlot, count: count, into: values + start * hd)
-            start += count
         }
     }
 }
