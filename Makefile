@@ -8,7 +8,7 @@ FLAGS   := -c release -Xswiftc -enable-testing --traits MPI
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-serve bench-cp clean
+.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-serve bench-cp bench-mpi clean
 
 setup:
 	@scripts/setup.sh
@@ -66,6 +66,11 @@ bench-cp: build
 	for cp in 1 2; do $(BIN) bench --model examples/qwen3-0.6b-1kv --load-format dummy -tp 2 -cp $$cp \
 	    --kv-cache-dtype bf16 --kv-cache-memory 16MiB --num-prompts 32 --input-len 64 --output-len 32 \
 	    --concurrency 32 --quiet; done
+
+# Ranks as processes (mpirun) against rank threads: decode step time and resident memory on the
+# reference shape, small all-gather latency, idle CPU per rank.
+bench-mpi: build
+	$(PYTHON) scripts/bench_mpi.py --tessera $(BIN)
 
 clean:
 	rm -rf .build

@@ -15,3 +15,5 @@ static inline MPI_Status *tessera_mpi_status_ignore(void) { return MPI_STATUS_IG
 static inline MPI_Errhandler tessera_mpi_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int tessera_mpi_thread_multiple(void) { return MPI_THREAD_MULTIPLE; }
 static inline int tessera_mpi_success(void) { return MPI_SUCCESS; }
+static inline int tessera_mpi_comm_type_shared(void) { return MPI_COMM_TYPE_SHARED; }
+static inline MPI_Info tessera_mpi_info_null(void) { return MPI_INFO_NULL; }

@@ -20,6 +20,7 @@ public final class InProcessWorld: RankWorld {
 
     public var size: Int { grid.worldSize }
     public var hostedRanks: [Int] { Array(0..<size) }
+    public var ranksOnThisMachine: Int { size }
     public var stepChannel: (any StepChannel)? { nil }
 
     /// World rank `rank`'s handles on its groups.

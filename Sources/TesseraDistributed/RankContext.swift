@@ -14,11 +14,14 @@ public struct RankContext: Sendable {
     public let cp: any Communicator
     /// How the context partials of a CP group are combined.
     public let cpCombine: CPCombine
+    /// Ranks of this run on this machine, this one included: they share its cores (all of
+    /// them for thread ranks; under `mpirun`, the processes placed on this node).
+    public let ranksSharingCores: Int
 
     /// Checks that the communicators are those of `rank` under `parallel`; errors name the values.
     public init(
         parallel: ParallelConfig, rank: Int, tp: any Communicator, cp: any Communicator,
-        cpCombine: CPCombine = .allGatherReduceScatter
+        cpCombine: CPCombine = .allGatherReduceScatter, ranksSharingCores: Int? = nil
     ) throws(RankContextError) {
         guard rank >= 0 && rank < parallel.tp else { throw .rankOutOfRange(rank: rank, tp: parallel.tp) }
         guard tp.size == parallel.tp, tp.rank == rank else {
@@ -33,6 +36,7 @@ public struct RankContext: Sendable {
         self.tp = tp
         self.cp = cp
         self.cpCombine = cpCombine
+        self.ranksSharingCores = max(1, ranksSharingCores ?? parallel.tp)
     }
 
     /// One rank, no parallelism, trivial communicators. `blockSize` only matters to validation

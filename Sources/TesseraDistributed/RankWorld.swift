@@ -10,6 +10,8 @@ public protocol RankWorld: Sendable {
     var grid: RankGrid { get }
     /// World ranks this process runs.
     var hostedRanks: [Int] { get }
+    /// Ranks on this machine (this process's and other processes'), which share its cores.
+    var ranksOnThisMachine: Int { get }
     /// World rank `rank`'s handles on its TP and CP groups; `rank` is one of ``hostedRanks``.
     func communicators(rank: Int) -> RankCommunicators<Comm>
     /// Fails every rank of the run because `rank` failed with `error`: every pending and later

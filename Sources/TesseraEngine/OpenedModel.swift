@@ -35,10 +35,9 @@ public struct OpenedModel: Sendable {
                 tokenizer: try makeTokenizer(files, source: url), source: url)
         case .dummy:
             let config = try ModelConfigReader.read(url.path, store: store)
-            let files = try? ModelFiles.open(url)
             return OpenedModel(
                 config: config, weights: DummyWeightSource(config: config),
-                tokenizer: try files.map { try makeTokenizer($0, source: url) }, source: url)
+                tokenizer: try dummyRunTokenizer(url), source: url)
         }
     }
 
@@ -66,6 +65,23 @@ public struct OpenedModel: Sendable {
     /// Only the tokenizer of a model file or folder; no weights are read.
     public static func loadTokenizer(_ url: URL) throws -> Tokenizer {
         try makeTokenizer(ModelFiles.open(url), source: url)
+    }
+
+    /// The tokenizer of a model run with dummy weights, which needs no weight files: a folder's
+    /// tokenizer.json, or a GGUF's tokenizer metadata; nil when there is none. Any other
+    /// failure (a corrupt GGUF, an unreadable tokenizer.json) is reported as it is.
+    private static func dummyRunTokenizer(_ url: URL) throws -> Tokenizer? {
+        var isDirectory: ObjCBool = false
+        _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory)
+        guard isDirectory.boolValue else {
+            let files = try ModelFiles.open(url)
+            return files.tokenizerSpec == nil ? nil : try makeTokenizer(files, source: url)
+        }
+        let json = url.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: json.path) else { return nil }
+        let config = url.appendingPathComponent("tokenizer_config.json")
+        return try Tokenizer(
+            tokenizerJSON: json, tokenizerConfig: FileManager.default.fileExists(atPath: config.path) ? config : nil)
     }
 
     private static func makeTokenizer(_ files: ModelFiles, source: URL) throws -> Tokenizer {

@@ -8,6 +8,7 @@ import TesseraDistributed
 public final class MPIWorld: RankWorld, @unchecked Sendable {
     public let grid: RankGrid
     public let rank: Int
+    public let ranksOnThisMachine: Int
     private let tp: MPICommunicator
     private let cp: MPICommunicator
     private let channel: MPIStepChannel
@@ -33,6 +34,15 @@ public final class MPIWorld: RankWorld, @unchecked Sendable {
         // Colour = grid row, key = position in it: CP rank c of group g is world rank g * cp + c.
         try MPIRuntime.check(MPI_Comm_split(world, Int32(info.cpGroup), Int32(info.cpRank), &cpComm), "MPI_Comm_split")
         try MPIRuntime.check(MPI_Comm_dup(world, &controlComm), "MPI_Comm_dup")
+        // The processes that share this node's memory, hence its cores.
+        var nodeComm = tessera_mpi_comm_null()
+        try MPIRuntime.check(
+            MPI_Comm_split_type(world, tessera_mpi_comm_type_shared(), Int32(rank), tessera_mpi_info_null(), &nodeComm),
+            "MPI_Comm_split_type")
+        var nodeSize: Int32 = 1
+        try MPIRuntime.check(MPI_Comm_size(nodeComm, &nodeSize), "MPI_Comm_size")
+        MPI_Comm_free(&nodeComm)
+        ranksOnThisMachine = Int(nodeSize)
         tp = try MPICommunicator(comm: tpComm, worldRank: rank)
         cp = try MPICommunicator(comm: cpComm, worldRank: rank)
         channel = MPIStepChannel(comm: controlComm, worldRank: rank)

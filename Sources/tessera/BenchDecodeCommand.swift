@@ -83,6 +83,11 @@ struct BenchDecodeCommand: ParsableCommand {
                              row.attentionSeconds * 1e3, row.communicationSeconds * 1e3, row.restSeconds * 1e3))
             }
             results[cp] = rows
+            if let resident = ResidentMemory.bytes() {
+                let kv = setup.plan.blocksPerRank * blockSize * setup.plan.bytesPerTokenPerRank
+                print("  resident memory of this process (rank 0\(ProcessRanks.mpiRank == nil ? " and every other rank" : "")): "
+                      + "\(MemorySize.format(resident)); KV slice per rank: \(MemorySize.format(kv))")
+            }
         }
         if let base = cps.first, let rowsBase = results[base], cps.count > 1 {
             print("\nspeed-up against cp=\(base) (time at cp=\(base) / time at cp):")

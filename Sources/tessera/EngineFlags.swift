@@ -1,7 +1,7 @@
 import ArgumentParser
 import TesseraEngine
 
-/// Continuous-batching limits shared by `generate` and `bench`.
+/// Continuous-batching limits shared by `generate` and `serve` (`bench` has its own defaults).
 struct EngineFlags: ParsableArguments {
     @Option(help: "Tokens per engine step: decode tokens plus prefill chunks.")
     var maxNumBatchedTokens: Int = 512

@@ -58,6 +58,7 @@ public final class ModelRunner: StepExecutor, @unchecked Sendable {
         communicationClocks = clocks
         let hosted = world.hostedRanks
         let channel = world.stepChannel
+        let ranksSharingCores = world.ranksOnThisMachine
 
         let launcher = Thread {
             do {
@@ -67,7 +68,8 @@ public final class ModelRunner: StepExecutor, @unchecked Sendable {
                         let rank = try RankContext(
                             parallel: parallel, rank: communicators.rank,
                             tp: TimedCommunicator(communicators.tp, clock: clock),
-                            cp: TimedCommunicator(communicators.cp, clock: clock), cpCombine: cpCombine)
+                            cp: TimedCommunicator(communicators.cp, clock: clock), cpCombine: cpCombine,
+                            ranksSharingCores: ranksSharingCores)
                         var source: any StepSource =
                             switch (channel, rank.rank) {
                             case (nil, _): BoardSource(board: board)

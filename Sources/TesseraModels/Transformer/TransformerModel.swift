@@ -31,9 +31,11 @@ public final class TransformerModel: @unchecked Sendable {
 
     /// Rank `rank.rank` of a parallel group: loads this rank's shard of every weight.
     ///
-    /// With `tp > 1` this pins OpenBLAS to one thread (`BLAS.setThreads(1)`, process-wide):
-    /// the ranks are threads of one process, each calling sgemm/sgemv, and OpenBLAS's own
-    /// threads on top of them would oversubscribe the cores many times over.
+    /// When other ranks share this machine's cores (`rank.ranksSharingCores > 1`: thread ranks
+    /// with `tp > 1`, or several `mpirun` processes on one node) this pins OpenBLAS to one
+    /// thread (`BLAS.setThreads(1)`, process-wide): every rank calls sgemm/sgemv, and OpenBLAS's
+    /// own threads on top of them would oversubscribe the cores many times over. A process
+    /// rank alone on its machine keeps all its cores.
     public convenience init(config: ModelConfig, weights source: any WeightSource, rank: RankContext) throws {
         try self.init(config: config, weights: source, rank: rank, denseAttentionThreshold: nil)
     }
@@ -46,7 +48,7 @@ public final class TransformerModel: @unchecked Sendable {
         try Self.validate(config)
         let rank = try rank ?? RankContext.single(model: config)
         let shards = try RankShards(model: config, parallel: rank.parallel, rank: rank.rank)
-        if rank.parallel.tp > 1 { BLAS.setThreads(1) }
+        if rank.ranksSharingCores > 1 { BLAS.setThreads(1) }
         self.config = config
         self.rank = rank
         self.shards = shards
@@ -57,7 +59,7 @@ public final class TransformerModel: @unchecked Sendable {
         if let chunk = denseRowChunk { attention.denseRowChunk = max(1, chunk) }
         self.attention = attention
         inverseFrequencies = Rotary.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta)
-        attentionThreads = max(1, ProcessInfo.processInfo.activeProcessorCount / rank.parallel.tp)
+        attentionThreads = max(1, ProcessInfo.processInfo.activeProcessorCount / rank.ranksSharingCores)
     }
 
     static func validate(_ c: ModelConfig) throws {

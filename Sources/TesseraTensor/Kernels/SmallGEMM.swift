@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// `c[m, n] = a[m, k] · w[n, k]ᵀ` for a few rows `m`: a decode step's linear layers.
 ///
@@ -25,7 +26,7 @@ package enum SmallGEMM {
         set { budget.withLock { $0 = max(1, newValue) } }
     }
 
-    private static let budget = LockedInt(ProcessInfo.processInfo.activeProcessorCount)
+    private static let budget = Mutex(ProcessInfo.processInfo.activeProcessorCount)
 
     /// `c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0) + Σ_p a[i * lda + p] * w[j * ldw + p]`
     /// for `i < m`, `j < n`, `p < k`. `threads` nil: the process-wide budget.
@@ -172,19 +173,5 @@ package enum SmallGEMM {
             }
             return s
         }
-    }
-}
-
-/// An `Int` behind a lock (the package still targets macOS 14, before `Mutex`).
-final class LockedInt: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Int
-
-    init(_ value: Int) { self.value = value }
-
-    func withLock<R>(_ body: (inout Int) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
     }
 }
