@@ -7,147 +7,6 @@ import TesseraTensor
 import TesseraTokenizer
 @testable import TesseraEngine
 
-/// One rank, cp = 1: the model and its paged cache, for engine tests until every test can go
-/// through `ModelRunner`.
-final class LocalExecutor: StepExecutor, @unchecked Sendable {
-    let model: TransformerModel
-    let cache: PagedKVCache
-    let contextParallelSize = 1
-    private let lock = NSLock()
-    private(set) var batches: [ForwardBatch] = []
-
-    /// Seconds each step sleeps first: gives tests that act mid-flight time to act.
-    let stepDelay: Double
-
-    init(model: TransformerModel, numBlocks: Int, blockSize: Int, stepDelay: Double = 0) {
-        self.model = model
-        self.stepDelay = stepDelay
-        cache = PagedKVCache(config: model.config, numBlocks: numBlocks, blockSize: blockSize, dtype: .f32)
-    }
-
-    var config: ModelConfig { model.config }
-    var numBlocks: Int { cache.numBlocks }
-    var blockSize: Int { cache.blockSize }
-
-    func forward(_ batch: ForwardBatch) throws -> Tensor {
-        lock.withLock { batches.append(batch) }
-        if stepDelay > 0 { Thread.sleep(forTimeInterval: stepDelay) }
-        return try model.forward(batch, cache: cache)
-    }
-
-    var recordedBatches: [ForwardBatch] { lock.withLock { batches } }
-}
-
-/// Holds the engine thread inside its `pauseAt`-th forward until `release()`, so a test can act
-/// mid-flight however slowly its own task gets to run (other suites may hog the cooperative pool).
-final class PausingExecutor: StepExecutor, @unchecked Sendable {
-    let base: LocalExecutor
-    let pauseAt: Int
-    private let condition = NSCondition()
-    private var steps = 0
-    private var paused = false
-    private var released = false
-
-    init(_ base: LocalExecutor, pauseAt: Int) {
-        self.base = base
-        self.pauseAt = pauseAt
-    }
-
-    var config: ModelConfig { base.config }
-    var numBlocks: Int { base.numBlocks }
-    var blockSize: Int { base.blockSize }
-    var contextParallelSize: Int { base.contextParallelSize }
-
-    func forward(_ batch: ForwardBatch) throws -> Tensor {
-        condition.withLock {
-            steps += 1
-            if steps >= pauseAt && !released {
-                paused = true
-                condition.broadcast()
-                while !released { condition.wait() }
-            }
-        }
-        return try base.forward(batch)
-    }
-
-    /// Blocks until the engine thread is held (a thread, not a task: do not await anything).
-    func waitUntilPaused() {
-        condition.withLock { while !paused { condition.wait() } }
-    }
-
-    /// Lets this and every later step run, after `settle` seconds for other threads to act.
-    func release(after settle: Double = 0.05) {
-        Thread.sleep(forTimeInterval: settle)
-        condition.withLock {
-            released = true
-            condition.broadcast()
-        }
-    }
-}
-
-/// tp ranks as threads of this process, the KV cache split cp ways: each rank's model and cache
-/// are built once; every step runs all ranks on fresh threads and returns rank 0's logits.
-/// (A stand-in for `ModelRunner` in tests.)
-final class WorldExecutor: StepExecutor, @unchecked Sendable {
-    let config: ModelConfig
-    let world: InProcessWorld
-    let ranks: [(model: TransformerModel, cache: PagedKVCache)]
-    let numBlocks: Int
-    let blockSize: Int
-    let contextParallelSize: Int
-
-    init(path: String, tp: Int, cp: Int, numBlocks: Int, blockSize: Int) throws {
-        let files = try ModelFiles.open(Fixtures.url(path))
-        let config = files.config
-        let parallel = try ParallelConfig(tp: tp, cp: cp, model: config, blockSize: blockSize)
-        world = InProcessWorld(grid: RankGrid(parallel))
-        let weights = files.weights
-        ranks = try RankLauncher.run(world: world) { comms in
-            let rank = try RankContext(parallel: parallel, rank: comms.rank, tp: comms.tp, cp: comms.cp)
-            let model = try TransformerModel(config: config, weights: weights, rank: rank)
-            return (model, PagedKVCache(config: config, numBlocks: numBlocks, blockSize: blockSize, dtype: .f32, rank: rank))
-        }
-        self.config = config
-        self.numBlocks = numBlocks
-        self.blockSize = blockSize
-        contextParallelSize = cp
-    }
-
-    func forward(_ batch: ForwardBatch) throws -> Tensor {
-        let ranks = ranks
-        return try RankLauncher.run(world: world) { comms in
-            try ranks[comms.rank].model.forward(batch, cache: ranks[comms.rank].cache)
-        }[0]
-    }
-}
-
-/// Fixture models loaded once per process.
-enum EngineModels {
-    static let tinyLlama = Result { try load("models/tiny-llama") }
-    static let tinyQwen3 = Result { try load("models/tiny-qwen3") }
-    static let smol = Result { try loadSmol() }
-
-    /// SmolLM2 and its tokenizer, straight from the model files.
-    static func loadSmol() throws -> (model: TransformerModel, tokenizer: Tokenizer) {
-        let files = try ModelFiles.open(Fixtures.smolLM2())
-        guard let spec = files.tokenizerSpec else { throw TransformerError.invalidConfig("SmolLM2's GGUF has no tokenizer") }
-        return (try TransformerModel(config: files.config, weights: files.weights), try Tokenizer(spec: spec))
-    }
-
-    static func load(_ path: String) throws -> TransformerModel {
-        let files = try ModelFiles.open(Fixtures.url(path))
-        return try TransformerModel(config: files.config, weights: files.weights)
-    }
-
-    static func engine(
-        _ model: TransformerModel, tokenizer: Tokenizer? = nil, numBlocks: Int = 64, blockSize: Int = 4,
-        options: EngineOptions = EngineOptions(), stepDelay: Double = 0
-    ) throws -> (EngineCore, LocalExecutor) {
-        let executor = LocalExecutor(model: model, numBlocks: numBlocks, blockSize: blockSize, stepDelay: stepDelay)
-        return (try EngineCore(executor: executor, tokenizer: tokenizer, options: options), executor)
-    }
-}
-
 /// A request's outputs gathered from its stream.
 struct Collected: Equatable {
     var ids: [Int] = []
@@ -158,7 +17,7 @@ struct Collected: Equatable {
     var cachedPromptTokens = 0
 }
 
-func collect(_ stream: EngineCore.Stream) async throws -> Collected {
+func collect(_ stream: RequestStream) async throws -> Collected {
     var result = Collected()
     for try await output in stream {
         #expect(result.finish == nil, "output after the final one")
@@ -202,7 +61,7 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
     }
 
     /// Each request alone, one at a time, through an engine with room for one sequence.
-    static func alone(_ model: TransformerModel, _ requests: [EngineRequest]) async throws -> [Collected] {
+    static func alone(_ model: ModelFiles, _ requests: [EngineRequest]) async throws -> [Collected] {
         let (engine, _) = try EngineModels.engine(model, options: EngineOptions(maxNumBatchedTokens: 64, maxNumSeqs: 1, enablePrefixCaching: false))
         defer { engine.shutdown() }
         var results: [Collected] = []
@@ -240,7 +99,7 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
 
     @Test func abortEndsARequestAndFreesItsBlocks() async throws {
         let model = try EngineModels.tinyLlama.get()
-        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 64, blockSize: 4), pauseAt: 6)
+        let executor = PausingExecutor(try EngineModels.runner(model), pauseAt: 6)
         let engine = try EngineCore(executor: executor, tokenizer: nil)
         defer { engine.shutdown() }
         let long = try engine.submit(EngineRequest(id: "long", promptIDs: randomPrompt(10, seed: 1),
@@ -257,24 +116,29 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
         #expect(again.finish != nil)
     }
 
+    /// Cancelling the task that consumes a stream aborts its request and frees its blocks.
     @Test func cancellingTheConsumerAbortsTheRequest() async throws {
         let model = try EngineModels.tinyLlama.get()
-        let (engine, _) = try EngineModels.engine(model, stepDelay: 0.002)
+        let executor = PausingExecutor(try EngineModels.runner(model), pauseAt: 3)
+        let engine = try EngineCore(executor: executor, tokenizer: nil)
         defer { engine.shutdown() }
         let stream = try engine.submit(EngineRequest(id: "c", promptIDs: [4, 5, 6], params: SamplingParams(maxTokens: 400, ignoreEOS: true)))
         let task = Task { var n = 0; for try await _ in stream { n += 1 }; return n }
-        try await Task.sleep(for: .milliseconds(20))
+        executor.waitUntilPaused()
         task.cancel()
         _ = try? await task.value
-        for _ in 0..<2000 where engine.stats.running + engine.stats.waiting > 0 { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(engine.stats.running == 0 && engine.stats.blocksUsed == 0)
+        executor.release()
+        // Submitted after the abort, so the engine has handled the abort once this one is done.
+        let after = try await collect(engine.submit(EngineRequest(id: "after", promptIDs: [7], params: SamplingParams(maxTokens: 1))))
+        #expect(after.finish == .length)
+        #expect(engine.stats.running == 0 && engine.stats.waiting == 0 && engine.stats.blocksUsed == 0)
     }
 
     @Test func invalidRequestsAreRefusedWithTheirValues() throws {
         let model = try EngineModels.tinyLlama.get()
         // The engine holds its first step, so "e" below is still running when its id is reused
         // (31 tokens of the tiny model could otherwise finish before the second submission).
-        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 8, blockSize: 4), pauseAt: 1)
+        let executor = PausingExecutor(try EngineModels.runner(model, numBlocks: 8), pauseAt: 1)
         let engine = try EngineCore(executor: executor, tokenizer: nil)
         defer { engine.shutdown() }
         #expect(throws: EngineError.emptyPrompt(requestID: "a")) { try engine.submit(EngineRequest(id: "a", promptIDs: [])) }
@@ -293,7 +157,7 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
         withExtendedLifetime(running) {
             #expect(throws: EngineError.duplicateRequestID("e")) { try engine.submit(EngineRequest(id: "e", promptIDs: [5])) }
         }
-        executor.release(after: 0)
+        executor.release()
     }
 
     @Test func lengthIsCappedByTheCache() async throws {
@@ -372,13 +236,13 @@ func randomPrompt(_ length: Int, seed: UInt64, vocab: Int = 1000) -> [Int] {
     /// tp=2 cp=2 (tiny Qwen3, one KV head) and tp=4 cp=2 (tiny Llama, two KV heads): a batch
     /// with mixed prompt lengths, chunked prefill and logical blocks of blockSize * cp tokens
     /// gives each request's single-rank greedy output.
-    @Test(arguments: [("models/tiny-qwen3", 2, 2), ("models/tiny-llama", 4, 2), ("models/tiny-qwen3", 2, 1)])
-    func contextParallelBatchEqualsEachRequestAlone(_ path: String, tp: Int, cp: Int) async throws {
-        let model = try (path.hasSuffix("qwen3") ? EngineModels.tinyQwen3 : EngineModels.tinyLlama).get()
+    @Test(arguments: [("qwen3", 2, 2), ("llama", 4, 2), ("qwen3", 2, 1)])
+    func contextParallelBatchEqualsEachRequestAlone(_ name: String, tp: Int, cp: Int) async throws {
+        let model = try (name == "llama" ? EngineModels.tinyLlama : EngineModels.tinyQwen3).get()
         let requests = Self.requests()
         let expected = try await Self.alone(model, requests)
-        let executor = try WorldExecutor(path: path, tp: tp, cp: cp, numBlocks: 64, blockSize: 4)
-        let engine = try EngineCore(executor: executor, tokenizer: nil, options: EngineOptions(maxNumBatchedTokens: 16, maxNumSeqs: 8))
+        let (engine, _) = try EngineModels.engine(model, tp: tp, cp: cp, numBlocks: 64, blockSize: 4,
+                                                  options: EngineOptions(maxNumBatchedTokens: 16, maxNumSeqs: 8))
         defer { engine.shutdown() }
         #expect(engine.maxSequenceLength == min(512, 64 * 4 * cp))
         let batched = try await runAll(engine, requests)

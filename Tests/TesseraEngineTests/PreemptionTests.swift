@@ -40,7 +40,7 @@ import TesseraModels
         #expect(stats.blocksUsed == 0, "every block free at the end")
     }
 
-    /// Requests aborted at random moments (queued, prefilling, decoding, preempted) end with
+    /// Requests aborted at random steps (queued, prefilling, decoding, preempted) end with
     /// `abort`; the rest finish with the outputs of an undisturbed run; no block leaks.
     @Test(arguments: [1, 2, 3])
     func randomAbortsMidFlightLeakNothing(seed: UInt64) async throws {
@@ -52,30 +52,22 @@ import TesseraModels
         let expected = try await runAll(reference, requests)
         reference.shutdown()
 
-        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 20, blockSize: 4, stepDelay: 0.001), pauseAt: 8)
-        let engine = try EngineCore(executor: executor, tokenizer: nil, options: options)
-        defer { engine.shutdown() }
         var random = SeededRandom(seed: seed)
-        let victims = Set(requests.map(\.id).filter { _ in random.next() % 2 == 0 })
-        let streams = try requests.map { try engine.submit($0) }
-        // The first victim mid-flight for sure; the others at random moments.
-        executor.waitUntilPaused()
-        engine.abort(victims.sorted()[0])
-        executor.release()
-        let aborter = Task {
-            var random = SeededRandom(seed: seed &+ 100)
-            for id in victims.sorted() {
-                try await Task.sleep(for: .microseconds(Int(random.next() % 3000)))
-                engine.abort(id)
-            }
+        let victims = requests.map(\.id).filter { _ in random.next() % 2 == 0 }
+        try #require(!victims.isEmpty)
+        // The first victim at step 8, mid-flight for sure; the others at random steps of the
+        // first 80 (the run takes more, so some are aborted after they finished: no effect).
+        var abortAt = [8: [victims[0]]]
+        for id in victims.dropFirst() { abortAt[1 + Int(random.next() % 80), default: []].append(id) }
+        let schedule = abortAt
+        let engineBox = EngineBox()
+        let executor = SteppingExecutor(try EngineModels.runner(model, numBlocks: 20)) { step in
+            for id in schedule[step] ?? [] { engineBox.engine?.abort(id) }
         }
-        let outputs = try await withThrowingTaskGroup(of: (Int, Collected).self) { group in
-            for (i, stream) in streams.enumerated() { group.addTask { (i, try await collect(stream)) } }
-            var results = Array(repeating: Collected(), count: streams.count)
-            for try await (i, result) in group { results[i] = result }
-            return results
-        }
-        try await aborter.value
+        let engine = try EngineCore(executor: executor, tokenizer: nil, options: options)
+        engineBox.engine = engine
+        defer { engine.shutdown(); engineBox.engine = nil }
+        let outputs = try await runAll(engine, requests)
         for (i, request) in requests.enumerated() {
             let output = outputs[i]
             if output.finish == .abort {
@@ -86,24 +78,49 @@ import TesseraModels
                 #expect(output.ids == expected[i].ids, "request \(request.id)")
             }
         }
-        #expect(outputs.contains { $0.finish == .abort })
+        #expect(outputs[requests.firstIndex { $0.id == victims[0] }!].finish == .abort)
         let stats = engine.stats
         #expect(stats.blocksUsed == 0 && stats.running == 0 && stats.waiting == 0)
+    }
+
+    /// The engine a ``SteppingExecutor``'s hook aborts requests of (set once it exists).
+    final class EngineBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var stored: EngineCore?
+        var engine: EngineCore? {
+            get { lock.withLock { stored } }
+            set { lock.withLock { stored = newValue } }
+        }
     }
 
     /// Shutting down with requests in flight ends each of them with `abort`.
     @Test func shutdownAbortsEverything() async throws {
         let model = try EngineModels.tinyLlama.get()
-        let executor = PausingExecutor(LocalExecutor(model: model, numBlocks: 200, blockSize: 4), pauseAt: 8)
+        let executor = PausingExecutor(try EngineModels.runner(model, numBlocks: 200), pauseAt: 8)
         let engine = try EngineCore(executor: executor, tokenizer: nil)
-        let streams = try Self.requests(SamplingParams(maxTokens: 300, ignoreEOS: true)).map { try engine.submit($0) }
+        let requests = Self.requests(SamplingParams(maxTokens: 300, ignoreEOS: true))
+        let streams = try requests.map { try engine.submit($0) }
         executor.waitUntilPaused()
         let stopper = Thread { engine.shutdown() }
         stopper.start()
+        // Release the held step only once the shutdown has begun: until then a live id is
+        // refused as a duplicate, from then on as `stopped`.
+        while true {
+            do throws(EngineError) {
+                _ = try engine.submit(EngineRequest(id: requests[0].id, promptIDs: [4]))
+                Issue.record("a live id was accepted again")
+            } catch .stopped {
+                break
+            } catch {
+                #expect(error == .duplicateRequestID(requests[0].id))
+                sched_yield()
+            }
+        }
         executor.release()
         for stream in streams { #expect(try await collect(stream).finish == .abort) }
         #expect(throws: EngineError.stopped) { try engine.submit(EngineRequest(id: "late", promptIDs: [4])) }
     }
+
     /// cp=2: the same preemption pressure in logical blocks of 8 tokens (8 blocks per rank, 64
     /// tokens for the group) gives the single-rank ample-cache outputs.
     @Test func contextParallelPreemption() async throws {
@@ -113,8 +130,7 @@ import TesseraModels
         let (ample, _) = try EngineModels.engine(model, numBlocks: 200, options: options)
         let expected = try await runAll(ample, requests)
         ample.shutdown()
-        let executor = try WorldExecutor(path: "models/tiny-qwen3", tp: 2, cp: 2, numBlocks: 8, blockSize: 4)
-        let engine = try EngineCore(executor: executor, tokenizer: nil, options: options)
+        let (engine, _) = try EngineModels.engine(model, tp: 2, cp: 2, numBlocks: 8, blockSize: 4, options: options)
         defer { engine.shutdown() }
         let outputs = try await runAll(engine, requests)
         #expect(outputs.map(\.ids) == expected.map(\.ids))

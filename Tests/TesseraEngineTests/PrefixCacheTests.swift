@@ -82,8 +82,8 @@ import TesseraModels
                                                        options: EngineOptions(maxNumBatchedTokens: 32, maxNumSeqs: 8, enablePrefixCaching: false))
         let plain = try await runAll(plainEngine, [requests[0]]) + runAll(plainEngine, Array(requests.dropFirst()))
         plainEngine.shutdown()
-        let executor = try WorldExecutor(path: "models/tiny-qwen3", tp: 2, cp: 2, numBlocks: 32, blockSize: 4)
-        let engine = try EngineCore(executor: executor, tokenizer: nil, options: EngineOptions(maxNumBatchedTokens: 32, maxNumSeqs: 8))
+        let (engine, _) = try EngineModels.engine(model, tp: 2, cp: 2, numBlocks: 32, blockSize: 4,
+                                                  options: EngineOptions(maxNumBatchedTokens: 32, maxNumSeqs: 8))
         defer { engine.shutdown() }
         let cached = try await runAll(engine, [requests[0]]) + runAll(engine, Array(requests.dropFirst()))
         #expect(cached.map(\.ids) == plain.map(\.ids))
