@@ -86,6 +86,8 @@ enum ProcessRanks {
     static func abortJobIfLaunched(_ message: String, code: Int32) {
         #if MPI
         guard let rank = mpiRank else { return }
+        // Most failures are every rank's (a bad flag, a missing file): let rank 0 say it first.
+        if rank != 0 { usleep(500_000) }
         MPIRuntime.abort(rank == 0 ? message : "tessera: rank \(rank): \(message)", code: code == 0 ? 1 : code)
         #endif
     }

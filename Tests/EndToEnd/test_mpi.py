@@ -251,3 +251,9 @@ def test_a_killed_rank_ends_the_job_non_zero_within_five_seconds():
     with pytest.raises(Exception):  # the stream ends with the job instead of hanging
         for _ in chunks:
             pass
+
+
+def test_a_kv_slice_that_cannot_be_allocated_fails_the_start_with_the_reason():
+    result = run(mpirun(2, BIN, "generate", "--model", TINY, "-tp", "2", "--kv-cache-memory", "64TiB", "hi"))
+    assert result.returncode != 0
+    assert "cannot allocate the KV cache: rank 0's slice of 64.00 TiB exceeds this machine's" in result.stderr, result.stderr

@@ -1,3 +1,4 @@
+import Foundation
 import TesseraDistributed
 import TesseraModels
 
@@ -70,6 +71,7 @@ public struct RunnerSetup: Sendable {
         } else {
             plan = try planFromRankZero(model.config, config, cache: cache, channel: world.stepChannel, maxModelLen: maxModelLen)
         }
+        try checkMemory(plan, ranks: world.hostedRanks)
         let runner = try ModelRunner(
             config: model.config, weights: model.weights, world: world, numBlocks: plan.blocksPerRank,
             kvCacheDType: cache.dtype, cpCombine: parallel.cpCombine, tasks: tasks)
@@ -101,6 +103,17 @@ public struct RunnerSetup: Sendable {
         return plan
     }
 
+    /// Refuses a cache this machine cannot hold (the KV slices of the ranks this process hosts
+    /// against its physical memory) before any rank allocates it: a rank that would otherwise
+    /// be killed mid-allocation fails the start with the reason instead.
+    private static func checkMemory(_ plan: KVCapacityPlan, ranks: [Int]) throws {
+        let perRank = plan.blocksPerRank * plan.blockSize * plan.bytesPerTokenPerRank
+        let physical = ProcessInfo.processInfo.physicalMemory
+        guard UInt64(perRank) * UInt64(ranks.count) <= physical else {
+            throw RunnerSetupError.kvSliceDoesNotFit(bytesPerRank: perRank, ranks: ranks, physicalBytes: physical)
+        }
+    }
+
     /// A rank of another process: the plan with rank 0's block count.
     private static func planFromRankZero(
         _ model: ModelConfig, _ parallel: ParallelConfig, cache: CacheSettings, channel: (any StepChannel)?, maxModelLen: Int
@@ -121,11 +134,18 @@ public struct RunnerSetup: Sendable {
 
 public enum RunnerSetupError: Error, CustomStringConvertible {
     case budgetTooSmall(budget: Int, tokens: Int, needed: Int)
+    case kvSliceDoesNotFit(bytesPerRank: Int, ranks: [Int], physicalBytes: UInt64)
 
     public var description: String {
         switch self {
         case let .budgetTooSmall(budget, tokens, needed):
             "--kv-cache-memory \(budget) bytes per rank holds \(tokens) tokens, fewer than the \(needed) one sequence needs"
+        case let .kvSliceDoesNotFit(bytesPerRank, ranks, physicalBytes):
+            "cannot allocate the KV cache: "
+                + (ranks.count == 1
+                    ? "rank \(ranks[0])'s slice of \(MemorySize.format(bytesPerRank)) exceeds"
+                    : "the slices of \(ranks.count) ranks, \(MemorySize.format(bytesPerRank)) each, exceed")
+                + " this machine's \(MemorySize.format(Int(physicalBytes))) of memory"
         }
     }
 }

@@ -23,10 +23,7 @@ final class StepBoard: @unchecked Sendable {
 
     /// A rank has loaded its weights and allocated its cache.
     func markReady() {
-        condition.withLock {
-            readyRanks += 1
-            condition.broadcast()
-        }
+        update { readyRanks += 1 }
     }
 
     /// The next step after `seen`, or nil once the board is closed or has failed.
@@ -39,26 +36,17 @@ final class StepBoard: @unchecked Sendable {
     }
 
     func deliver(step: Int, logits: Tensor) {
-        condition.withLock {
-            result = (step, logits)
-            condition.broadcast()
-        }
+        update { result = (step, logits) }
     }
 
     /// Records the first failure and wakes everyone.
     func fail(_ error: any Error) {
-        condition.withLock {
-            if failure == nil { failure = error }
-            condition.broadcast()
-        }
+        update { if failure == nil { failure = error } }
     }
 
     /// Every rank thread of this process has ended.
     func markStopped() {
-        condition.withLock {
-            stopped = true
-            condition.broadcast()
-        }
+        update { stopped = true }
     }
 
     // MARK: scheduler side
@@ -88,10 +76,7 @@ final class StepBoard: @unchecked Sendable {
     }
 
     func close() {
-        condition.withLock {
-            closed = true
-            condition.broadcast()
-        }
+        update { closed = true }
     }
 
     /// Waits until every rank thread has ended; throws the failure that ended them, if any.
@@ -99,6 +84,14 @@ final class StepBoard: @unchecked Sendable {
         try condition.withLock {
             while !stopped { condition.wait() }
             if let failure { throw failure }
+        }
+    }
+
+    /// Changes the state under the lock and wakes every waiter to look at it.
+    private func update(_ change: () -> Void) {
+        condition.withLock {
+            change()
+            condition.broadcast()
         }
     }
 }

@@ -74,7 +74,7 @@ package enum SmallGEMM {
             }
             while j < range.upperBound {
                 for i in 0..<m {
-                    store(dot(a + i * lda, w + j * ldw), c + i * ldc + j)
+                    store(VectorOps.dot(a + i * lda, w + j * ldw, count: k), c + i * ldc + j)
                 }
                 j += 1
             }
@@ -152,26 +152,6 @@ package enum SmallGEMM {
         func finish(_ r: SIMD4<Float>, _ out: UnsafeMutablePointer<Float>) {
             let previous = accumulate ? UnsafeRawPointer(out).loadUnaligned(as: SIMD4<Float>.self) : SIMD4()
             UnsafeMutableRawPointer(out).storeBytes(of: previous + r, as: SIMD4<Float>.self)
-        }
-
-        func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>) -> Float {
-            var s0 = SIMD4<Float>(), s1 = SIMD4<Float>()
-            var p = 0
-            while p + 8 <= k {
-                s0 += load(x, p) * load(y, p)
-                s1 += load(x, p + 4) * load(y, p + 4)
-                p += 8
-            }
-            if p + 4 <= k {
-                s0 += load(x, p) * load(y, p)
-                p += 4
-            }
-            var s = (s0 + s1).sum()
-            while p < k {
-                s += x[p] * y[p]
-                p += 1
-            }
-            return s
         }
     }
 }
