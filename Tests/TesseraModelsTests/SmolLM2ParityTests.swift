@@ -71,32 +71,4 @@ struct SmolLM2ParityTests {
             #expect(tokens == expected, "prompt \(result["prompt"] ?? "?")")
         }
     }
-
-    /// Not an assertion: prefill and decode speed, printed for the record (release build).
-    @Test func speedPrintout() throws {
-        let model = try Self.model()
-        let prompt = (0..<128).map { 100 + ($0 * 37) % 4000 }
-        var best = Double.infinity
-        for _ in 0..<3 {
-            let runner = Self.runner(model, tokens: 128)
-            let start = DispatchTime.now().uptimeNanoseconds
-            _ = try runner.logits(prompt, steps: [128])
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        let decodeSteps = 64
-        let runner = Self.runner(model, tokens: 128 + decodeSteps)
-        _ = try runner.logits(prompt, steps: [128])
-        let start = DispatchTime.now().uptimeNanoseconds
-        var token = 42
-        for k in 0..<decodeSteps {
-            let batch = ForwardBatch(
-                tokens: [token], positions: [128 + k],
-                sequences: [SequenceSpan(tokenRange: 0..<1, contextLength: 128 + k, blockTable: runner.blockTable)],
-                logitIndices: [0])
-            token = StepRunner.argmax(try model.forward(batch, cache: runner.cache).data)
-        }
-        let decodeMs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6 / Double(decodeSteps)
-        print(String(format: "speed smollm2: prefill 128 tokens %.1f ms (%.0f tokens/s); decode %.2f ms/token (%.1f tokens/s) at context 128-192",
-                     best * 1e3, 128 / best, decodeMs, 1000 / decodeMs))
-    }
 }

@@ -116,29 +116,3 @@ import TesseraTokenizer
         #expect(Self.sameBytes(streamed, text))
     }
 }
-
-extension SmolLM2TokenizerTests {
-    /// Not asserted: prints encode throughput on ~400 KB of mixed text (English prose with
-    /// numbers, code, and non-Latin scripts), once with a cold word cache and once warm.
-    @Test func encodeSpeed() throws {
-        let tokenizer = try Self.tokenizer.get()
-        var generator = SplitMix64(seed: 42)
-        let words = ["the", "of", "and", "tokenizer", "inference", "engine", "context", "parallel", "cache",
-                     "Zürich", "naïve", "中文", "日本語", "Привет", "😀", "x_1", "self.value", "42", "3.14159",
-                     "don't", "it's", "(a+b)", "{\"k\": [1, 2]}", "\n", "\n\n", "    ", "\t"]
-        var text = ""
-        while text.utf8.count < 400_000 {
-            text += words[Int(generator.next() % UInt64(words.count))]
-            text += generator.next() % 5 == 0 ? String(generator.next() % 100_000) + " " : " "
-        }
-        for pass in ["cold", "warm"] {
-            let start = ContinuousClock.now
-            let ids = tokenizer.encode(text)
-            let seconds = (ContinuousClock.now - start) / .seconds(1)
-            let megabytes = Double(text.utf8.count) / 1_000_000
-            print("SmolLM2 encode (\(pass) cache): \(text.utf8.count) bytes -> \(ids.count) tokens in "
-                + "\(String(format: "%.3f", seconds)) s = \(String(format: "%.2f", megabytes / seconds)) MB/s, "
-                + "\(String(format: "%.0f", Double(ids.count) / seconds)) tokens/s")
-        }
-    }
-}
