@@ -46,8 +46,6 @@ public struct ModelConfig: Sendable, Equatable {
         self.eosTokenIDs = eosTokenIDs
     }
 
-    /// Query heads per KV head (grouped-query attention).
-    public var queriesPerKVHead: Int { numHeads / numKVHeads }
     public var qDim: Int { numHeads * headDim }
     public var kvDim: Int { numKVHeads * headDim }
 }

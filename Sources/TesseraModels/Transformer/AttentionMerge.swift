@@ -45,11 +45,6 @@ public enum AttentionMerge {
         return Normaliser(max: m, sum: sum)
     }
 
-    /// `log(sum_p exp(lse_p))` of `count` values `stride` apart; `-inf` when all are `-inf`.
-    public static func combinedLSE(_ lses: UnsafePointer<Float>, stride: Int = 1, count: Int) -> Float {
-        normaliser(lses, stride: stride, count: count).lse
-    }
-
     /// Merges `parts` sets of partials. Partial `p` of row `r` is the `dim` floats at
     /// `outputs + p * partStride + r * dim` with LSE `lses[p * lseStride + r]`; rows are
     /// (token, head) pairs. Writes the merged rows to `into + r * dim` (which may alias part 0)
