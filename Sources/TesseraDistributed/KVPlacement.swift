@@ -58,8 +58,12 @@ public struct KVPlacement: Sendable, Equatable {
         return blockTable[local / blockSize] * blockSize + local % blockSize
     }
 
+    /// Tokens one logical block (one entry of the shared block table) holds across the
+    /// group: `blockSize` on each of the `cp` ranks.
+    public func tokensPerLogicalBlock(blockSize: Int) -> Int { blockSize * cp }
+
     /// Logical blocks (entries of the shared block table) a sequence of `length` tokens
-    /// needs: `ceil(length / (blockSize * cp))`.
+    /// needs: `ceil(length / tokensPerLogicalBlock(blockSize:))`.
     ///
     /// Each logical block id names one physical block on every rank of the group, so the
     /// table must be as long as the longest local slice needs: `ceil(max_r local_r / blockSize)`.
@@ -72,7 +76,7 @@ public struct KVPlacement: Sendable, Equatable {
     /// positions 0-2 and 6-7 on rank 0, five tokens, two blocks, but the formula says one.
     public func logicalBlocks(for length: Int, blockSize: Int) -> Int {
         precondition(blockSize % interleave == 0, "interleave=\(interleave) must divide block_size=\(blockSize)")
-        let tokensPerLogicalBlock = blockSize * cp
-        return (length + tokensPerLogicalBlock - 1) / tokensPerLogicalBlock
+        let tokens = tokensPerLogicalBlock(blockSize: blockSize)
+        return (length + tokens - 1) / tokens
     }
 }

@@ -56,7 +56,7 @@ public final class EngineCore: @unchecked Sendable {
         endTokenIDs = end
         let capacity = executor.numBlocks * executor.tokensPerBlock
         maxSequenceLength = min(options.maxModelLen ?? executor.config.maxPositionEmbeddings, capacity)
-        scheduler = Scheduler(options: options, numBlocks: executor.numBlocks, tokensPerBlock: executor.tokensPerBlock)
+        scheduler = Scheduler(options: options, numBlocks: executor.numBlocks, blockSize: executor.blockSize, cp: executor.contextParallelSize)
         counters.numBlocks = executor.numBlocks
         counters.tokensPerBlock = executor.tokensPerBlock
         statsSnapshot = counters

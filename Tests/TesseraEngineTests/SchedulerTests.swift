@@ -1,6 +1,17 @@
 import Testing
 @testable import TesseraEngine
 
+extension EngineSequence {
+    /// A sequence of `prompt` as the engine makes one for a request, with no tokenizer.
+    static func make(_ id: String, prompt: [Int], maxNewTokens: Int = 1, arrivalIndex: UInt64 = 0) -> EngineSequence {
+        let params = SamplingParams(maxTokens: maxNewTokens, ignoreEOS: true)
+        return EngineSequence(request: EngineRequest(id: id, promptIDs: prompt, params: params),
+                              arrivalIndex: arrivalIndex, maxNewTokens: maxNewTokens,
+                              output: OutputState(tokenizer: nil, params: params, endTokens: []),
+                              arrival: ContinuousClock().now)
+    }
+}
+
 /// The scheduler alone, driven by a fake model that appends a token per sampled sequence.
 struct SchedulerSimulation {
     var scheduler: Scheduler
@@ -10,17 +21,13 @@ struct SchedulerSimulation {
     var steps = 0
     private var nextArrival: UInt64 = 0
 
-    init(numBlocks: Int, tokensPerBlock: Int, options: EngineOptions) {
-        scheduler = Scheduler(options: options, numBlocks: numBlocks, tokensPerBlock: tokensPerBlock)
+    init(numBlocks: Int, blockSize: Int, cp: Int = 1, options: EngineOptions) {
+        scheduler = Scheduler(options: options, numBlocks: numBlocks, blockSize: blockSize, cp: cp)
     }
 
     @discardableResult
     mutating func add(_ id: String, prompt: [Int], maxNewTokens: Int) -> EngineSequence {
-        let params = SamplingParams(maxTokens: maxNewTokens, ignoreEOS: true)
-        let request = EngineRequest(id: id, promptIDs: prompt, params: params)
-        let sequence = EngineSequence(request: request, arrivalIndex: nextArrival, maxNewTokens: maxNewTokens,
-                                      output: OutputState(tokenizer: nil, params: params, endTokens: []),
-                                      arrival: ContinuousClock().now)
+        let sequence = EngineSequence.make(id, prompt: prompt, maxNewTokens: maxNewTokens, arrivalIndex: nextArrival)
         nextArrival += 1
         scheduler.add(sequence)
         return sequence
@@ -58,7 +65,7 @@ struct SchedulerSimulation {
 @Suite struct SchedulerTests {
     @Test func budgetAndSequenceCapAreNeverExceeded() {
         let options = EngineOptions(maxNumBatchedTokens: 24, maxNumSeqs: 5)
-        var sim = SchedulerSimulation(numBlocks: 40, tokensPerBlock: 4, options: options)
+        var sim = SchedulerSimulation(numBlocks: 40, blockSize: 4, options: options)
         for i in 0..<20 { sim.add("r\(i)", prompt: randomPrompt(1 + (i * 37) % 50, seed: UInt64(i)), maxNewTokens: 1 + i % 9) }
         sim.runToEnd { plan, scheduler in
             #expect(plan.tokenCount <= 24)
@@ -71,7 +78,7 @@ struct SchedulerSimulation {
     }
 
     @Test func admissionIsFirstComeFirstServed() {
-        var sim = SchedulerSimulation(numBlocks: 30, tokensPerBlock: 4, options: EngineOptions(maxNumBatchedTokens: 16, maxNumSeqs: 3))
+        var sim = SchedulerSimulation(numBlocks: 30, blockSize: 4, options: EngineOptions(maxNumBatchedTokens: 16, maxNumSeqs: 3))
         let ids = (0..<12).map { "r\($0)" }
         for (i, id) in ids.enumerated() { sim.add(id, prompt: randomPrompt(3 + (i * 7) % 20, seed: UInt64(i)), maxNewTokens: 4) }
         sim.runToEnd()
@@ -83,7 +90,7 @@ struct SchedulerSimulation {
     /// token in every step, and the prompt still gets the rest of the budget.
     @Test func decodesRunFirstAndALongPromptStillProgresses() {
         let budget = 16
-        var sim = SchedulerSimulation(numBlocks: 200, tokensPerBlock: 4, options: EngineOptions(maxNumBatchedTokens: budget, maxNumSeqs: 8))
+        var sim = SchedulerSimulation(numBlocks: 200, blockSize: 4, options: EngineOptions(maxNumBatchedTokens: budget, maxNumSeqs: 8))
         for i in 0..<4 { sim.add("short\(i)", prompt: randomPrompt(3, seed: UInt64(i)), maxNewTokens: 60) }
         sim.step()
         #expect(sim.scheduler.running.count == 4)
@@ -103,7 +110,7 @@ struct SchedulerSimulation {
     /// A long prompt at the head of the queue is not overtaken by the short ones behind it, and
     /// finishes even though short requests keep arriving.
     @Test func aLongPromptIsNotStarved() {
-        var sim = SchedulerSimulation(numBlocks: 60, tokensPerBlock: 4, options: EngineOptions(maxNumBatchedTokens: 8, maxNumSeqs: 4))
+        var sim = SchedulerSimulation(numBlocks: 60, blockSize: 4, options: EngineOptions(maxNumBatchedTokens: 8, maxNumSeqs: 4))
         for i in 0..<3 { sim.add("early\(i)", prompt: randomPrompt(20, seed: UInt64(i)), maxNewTokens: 30) }
         let long = sim.add("long", prompt: randomPrompt(150, seed: 7), maxNewTokens: 3)
         var arrivals = 0
@@ -119,10 +126,12 @@ struct SchedulerSimulation {
     }
 
     /// A cache too small for everyone: the newest running sequence is preempted, goes back to the
-    /// head of the queue, and everything still completes with no block leaked.
-    @Test func preemptionRecomputesTheNewestAndLeaksNothing() {
+    /// head of the queue, and everything still completes with no block leaked. Logical blocks of
+    /// 4 tokens: 4 on one rank, or 2 on each of two CP ranks.
+    @Test(arguments: [(4, 1), (2, 2)])
+    func preemptionRecomputesTheNewestAndLeaksNothing(blockSize: Int, cp: Int) {
         for caching in [true, false] {
-            var sim = SchedulerSimulation(numBlocks: 12, tokensPerBlock: 4,
+            var sim = SchedulerSimulation(numBlocks: 12, blockSize: blockSize, cp: cp,
                                           options: EngineOptions(maxNumBatchedTokens: 32, maxNumSeqs: 8, enablePrefixCaching: caching))
             for i in 0..<8 { sim.add("r\(i)", prompt: randomPrompt(6 + i, seed: UInt64(i)), maxNewTokens: 14) }
             var preempted: [String] = []
@@ -133,6 +142,10 @@ struct SchedulerSimulation {
                             "only the newest running sequence is preempted")
                 }
                 #expect(scheduler.blocks.usedCount <= 12)
+                for chunk in plan.chunks where chunk.sequence.status == .running {
+                    #expect(chunk.sequence.blockTable.count == (chunk.start + chunk.count + 3) / 4,
+                            "a table holds exactly the logical blocks of 4 tokens its computed tokens need")
+                }
             }
             #expect(!preempted.isEmpty)
             #expect(sim.finished.count == 8)

@@ -24,13 +24,23 @@ enum BlockHash {
         return z ^ (z >> 31)
     }
 
-    /// Hashes of the full blocks of `tokens`, starting after the `known` hashes already given.
+    /// The parent of block `index` in a chain whose hashes are `hashes`.
+    static func parent(of index: Int, in hashes: [UInt64]) -> UInt64 {
+        index == 0 ? root : hashes[index - 1]
+    }
+
+    /// The tokens of logical block `index`.
+    static func tokens(ofBlock index: Int, in tokens: [Int], tokensPerBlock: Int) -> ArraySlice<Int> {
+        tokens[(index * tokensPerBlock)..<((index + 1) * tokensPerBlock)]
+    }
+
+    /// Appends to `hashes`, which holds the hashes of the first `hashes.count` full blocks of
+    /// `tokens`, those of the full blocks after them (tokens only grow, so earlier hashes stay).
     static func extend(_ hashes: inout [UInt64], tokens: [Int], tokensPerBlock: Int) {
         let full = tokens.count / tokensPerBlock
         while hashes.count < full {
             let i = hashes.count
-            let parent = i == 0 ? root : hashes[i - 1]
-            hashes.append(hash(parent: parent, tokens: tokens[(i * tokensPerBlock)..<((i + 1) * tokensPerBlock)]))
+            hashes.append(hash(parent: parent(of: i, in: hashes), tokens: Self.tokens(ofBlock: i, in: tokens, tokensPerBlock: tokensPerBlock)))
         }
     }
 }

@@ -1,14 +1,20 @@
+import TesseraDistributed
+
 /// Owns the physical KV blocks of one CP group: reference counts, the free queue and the
 /// prefix cache. Lives on the scheduling thread only; block tables go to every rank.
 ///
-/// A block's content is registered in the prefix cache once it is a *full* logical block
-/// (`tokensPerBlock = blockSize * cp` tokens) whose K/V every rank has written. Freed blocks
+/// A sequence's blocks: `admit` looks up its cached prefix and takes those blocks plus fresh
+/// ones, `grow` adds blocks as it runs, `commit` registers in the prefix cache every *full*
+/// logical block whose K/V every rank has written, `free` gives the blocks back. Freed blocks
 /// keep their content until allocation needs them (LRU eviction), so a later request with the
 /// same prefix, or a preempted sequence coming back, reuses them instead of recomputing.
 struct BlockManager {
     let numBlocks: Int
+    /// Tokens one logical block (one block-table entry) holds across the CP group.
     let tokensPerBlock: Int
     let cachingEnabled: Bool
+    private let blockSize: Int
+    private let placement: KVPlacement
 
     /// What a registered block holds: compared on every hit so a hash collision cannot alias.
     private struct Content {
@@ -24,9 +30,12 @@ struct BlockManager {
     /// Cached blocks dropped to make room: a measure of cache pressure.
     private(set) var evictions = 0
 
-    init(numBlocks: Int, tokensPerBlock: Int, cachingEnabled: Bool) {
+    /// `numBlocks` physical blocks of `blockSize` tokens on each of the `cp` ranks of a group.
+    init(numBlocks: Int, blockSize: Int, cp: Int, cachingEnabled: Bool) {
         self.numBlocks = numBlocks
-        self.tokensPerBlock = tokensPerBlock
+        self.blockSize = blockSize
+        placement = KVPlacement(cp: cp)
+        tokensPerBlock = placement.tokensPerLogicalBlock(blockSize: blockSize)
         self.cachingEnabled = cachingEnabled
         referenceCount = Array(repeating: 0, count: numBlocks)
         content = Array(repeating: nil, count: numBlocks)
@@ -42,7 +51,82 @@ struct BlockManager {
     func referenceCount(of block: Int) -> Int { referenceCount[block] }
 
     /// Logical blocks needed for `tokens` tokens.
-    func blocksNeeded(tokens: Int) -> Int { (tokens + tokensPerBlock - 1) / tokensPerBlock }
+    func blocksNeeded(tokens: Int) -> Int { placement.logicalBlocks(for: tokens, blockSize: blockSize) }
+
+    // MARK: A sequence's blocks
+
+    /// Admits `sequence` (holding no blocks) if at least one of its tokens fits: takes the
+    /// cached blocks of its longest cached prefix, never the whole sequence (one token at least
+    /// must run to give logits), and fresh blocks for up to `budget` more tokens, leaving
+    /// `reserve` blocks free. Returns how many tokens were found cached and how many to compute
+    /// next; nil, with nothing taken, when no token fits.
+    mutating func admit(_ sequence: EngineSequence, budget: Int, keepingFree reserve: Int) -> (cached: Int, count: Int)? {
+        precondition(sequence.blocks.table.isEmpty, "sequence \(sequence.id) is admitted while holding blocks")
+        let hits = cachedPrefix(of: sequence)
+        let cached = hits.count * tokensPerBlock
+        let room = (freeCount(afterReusing: hits) - reserve) * tokensPerBlock
+        let count = min(sequence.tokens.count - cached, budget, room)
+        guard count > 0 else { return nil }
+        reuse(hits)
+        sequence.blocks.table = hits + allocate(blocksNeeded(tokens: cached + count) - hits.count)!
+        sequence.blocks.committed = hits.count
+        return (cached, count)
+    }
+
+    /// Adds fresh blocks until `sequence` can hold `tokens` tokens; false, with nothing taken,
+    /// when too few are free.
+    mutating func grow(_ sequence: EngineSequence, toHold tokens: Int) -> Bool {
+        let missing = blocksNeeded(tokens: tokens) - sequence.blocks.table.count
+        guard missing > 0 else { return true }
+        guard let fresh = allocate(missing) else { return false }
+        sequence.blocks.table += fresh
+        return true
+    }
+
+    /// Tokens `sequence` could hold in its own blocks and every free one.
+    func capacity(of sequence: EngineSequence) -> Int {
+        (sequence.blocks.table.count + freeCount) * tokensPerBlock
+    }
+
+    /// Registers in the prefix cache the full blocks among the first `sequence.numComputed`
+    /// tokens (their K/V written on every rank) that are not registered yet.
+    mutating func commit(_ sequence: EngineSequence) {
+        guard cachingEnabled else { return }
+        BlockHash.extend(&sequence.blocks.hashes, tokens: sequence.tokens, tokensPerBlock: tokensPerBlock)
+        let full = sequence.numComputed / tokensPerBlock
+        while sequence.blocks.committed < full {
+            let i = sequence.blocks.committed
+            register(sequence.blocks.table[i], hash: sequence.blocks.hashes[i],
+                     parent: BlockHash.parent(of: i, in: sequence.blocks.hashes),
+                     tokens: BlockHash.tokens(ofBlock: i, in: sequence.tokens, tokensPerBlock: tokensPerBlock))
+            sequence.blocks.committed += 1
+        }
+    }
+
+    /// Gives back every block of `sequence` (finished, aborted or preempted). Its hashes stay:
+    /// a preempted sequence coming back looks its prefix up with them.
+    mutating func free(_ sequence: EngineSequence) {
+        release(sequence.blocks.table)
+        sequence.blocks.table = []
+        sequence.blocks.committed = 0
+    }
+
+    /// Forgets every cached block that nobody uses (for tests and benchmarks between runs).
+    mutating func resetPrefixCache() {
+        for block in 0..<numBlocks where referenceCount[block] == 0 {
+            if let held = content[block] { cachedBlock[held.hash] = nil; content[block] = nil }
+        }
+    }
+
+    // MARK: Blocks and the prefix cache
+
+    /// The cached blocks of `sequence`'s longest cached prefix, never all of its tokens.
+    private func cachedPrefix(of sequence: EngineSequence) -> [Int] {
+        guard cachingEnabled else { return [] }
+        BlockHash.extend(&sequence.blocks.hashes, tokens: sequence.tokens, tokensPerBlock: tokensPerBlock)
+        return cachedPrefix(hashes: sequence.blocks.hashes, tokens: sequence.tokens,
+                            maxBlocks: (sequence.tokens.count - 1) / tokensPerBlock)
+    }
 
     /// The cached blocks holding the first full blocks of `tokens` (whose chained hashes are
     /// `hashes`), at most `maxBlocks` of them. Takes no reference.
@@ -50,10 +134,10 @@ struct BlockManager {
         guard cachingEnabled else { return [] }
         var blocks: [Int] = []
         for i in 0..<min(maxBlocks, hashes.count) {
-            guard let block = cachedBlock[hashes[i]], let held = content[block] else { break }
-            let parent = i == 0 ? BlockHash.root : hashes[i - 1]
-            let range = (i * tokensPerBlock)..<((i + 1) * tokensPerBlock)
-            guard held.parent == parent, held.tokens.elementsEqual(tokens[range]) else { break }
+            guard let block = cachedBlock[hashes[i]], let held = content[block],
+                  held.parent == BlockHash.parent(of: i, in: hashes),
+                  held.tokens.elementsEqual(BlockHash.tokens(ofBlock: i, in: tokens, tokensPerBlock: tokensPerBlock))
+            else { break }
             blocks.append(block)
         }
         return blocks
@@ -61,12 +145,12 @@ struct BlockManager {
 
     /// Free blocks left if the blocks of `hits` were taken as well (those sitting in the free
     /// queue stop being free).
-    func freeCount(afterReusing hits: [Int]) -> Int {
+    private func freeCount(afterReusing hits: [Int]) -> Int {
         free.count - hits.reduce(0) { $0 + (free.contains($1) ? 1 : 0) }
     }
 
     /// Takes a reference on each cached block of `hits`.
-    mutating func reuse(_ hits: [Int]) {
+    private mutating func reuse(_ hits: [Int]) {
         for block in hits {
             if referenceCount[block] == 0 { free.remove(block) }
             referenceCount[block] += 1
@@ -75,7 +159,7 @@ struct BlockManager {
 
     /// `count` fresh blocks, evicting the least recently freed cached content as needed;
     /// nil (nothing taken) when fewer than `count` are free.
-    mutating func allocate(_ count: Int) -> [Int]? {
+    private mutating func allocate(_ count: Int) -> [Int]? {
         guard count <= free.count else { return nil }
         var blocks: [Int] = []
         blocks.reserveCapacity(count)
@@ -95,7 +179,7 @@ struct BlockManager {
     /// Drops one reference to each block of a sequence's table. Blocks that nobody uses any
     /// more become free; the table's tail goes first in eviction order, so the shared head of
     /// a prefix stays cached longest.
-    mutating func release(_ blocks: [Int]) {
+    private mutating func release(_ blocks: [Int]) {
         for block in blocks.reversed() {
             precondition(referenceCount[block] > 0, "block \(block) released more often than taken")
             referenceCount[block] -= 1
@@ -106,18 +190,21 @@ struct BlockManager {
 
     /// Records that `block` now holds the full logical block with chained hash `hash`.
     /// A second block with the same content stays unregistered (the first one is kept).
-    mutating func register(_ block: Int, hash: UInt64, parent: UInt64, tokens: ArraySlice<Int>) {
-        guard cachingEnabled, content[block] == nil, cachedBlock[hash] == nil else { return }
+    private mutating func register(_ block: Int, hash: UInt64, parent: UInt64, tokens: ArraySlice<Int>) {
+        guard content[block] == nil, cachedBlock[hash] == nil else { return }
         precondition(tokens.count == tokensPerBlock, "a cached block holds \(tokensPerBlock) tokens, got \(tokens.count)")
         // A copy: a slice would keep the sequence's whole token buffer alive.
         content[block] = Content(hash: hash, parent: parent, tokens: Array(tokens))
         cachedBlock[hash] = block
     }
+}
 
-    /// Forgets every cached block that nobody uses (for tests and benchmarks between runs).
-    mutating func resetPrefixCache() {
-        for block in 0..<numBlocks where referenceCount[block] == 0 {
-            if let held = content[block] { cachedBlock[held.hash] = nil; content[block] = nil }
-        }
-    }
+/// The block manager's state of one sequence, kept in the sequence and changed only here.
+struct SequenceBlocks {
+    /// Physical ids of the sequence's logical blocks, in position order: its block table.
+    fileprivate(set) var table: [Int] = []
+    /// Chained hashes of the full logical blocks of its tokens known so far (with caching on).
+    fileprivate(set) var hashes: [UInt64] = []
+    /// Leading blocks of `table` registered in (or taken from) the prefix cache.
+    fileprivate(set) var committed = 0
 }

@@ -19,11 +19,9 @@ final class EngineSequence {
     let maxNewTokens: Int
     private(set) var tokens: [Int]
     var numComputed = 0
-    var blockTable: [Int] = []
-    /// Chained hashes of the full logical blocks of `tokens` known so far.
-    var blockHashes: [UInt64] = []
-    /// Leading blocks of `blockTable` registered in (or taken from) the prefix cache.
-    var numRegistered = 0
+    /// Its KV blocks and their prefix-cache state, which `BlockManager` keeps.
+    var blocks = SequenceBlocks()
+    var blockTable: [Int] { blocks.table }
     var status = SequenceStatus.waiting
     var preemptions = 0
     var cachedPromptTokens: Int?

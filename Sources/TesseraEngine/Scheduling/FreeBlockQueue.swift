@@ -21,24 +21,19 @@ struct FreeBlockQueue {
 
     func contains(_ block: Int) -> Bool { member[block] }
 
-    var first: Int? { head == -1 ? nil : head }
+    /// Frees `block` last in eviction order.
+    mutating func pushBack(_ block: Int) { link(block, after: tail, before: -1) }
 
-    mutating func pushBack(_ block: Int) {
-        precondition(!member[block], "block \(block) is already free")
-        previous[block] = tail
-        next[block] = -1
-        if tail == -1 { head = block } else { next[tail] = block }
-        tail = block
-        member[block] = true
-        count += 1
-    }
+    /// Frees `block` first in eviction order.
+    mutating func pushFront(_ block: Int) { link(block, after: -1, before: head) }
 
-    mutating func pushFront(_ block: Int) {
+    /// Puts `block` between the neighbours `p` and `n` (-1: the end of the queue on that side).
+    private mutating func link(_ block: Int, after p: Int, before n: Int) {
         precondition(!member[block], "block \(block) is already free")
-        next[block] = head
-        previous[block] = -1
-        if head == -1 { tail = block } else { previous[head] = block }
-        head = block
+        previous[block] = p
+        next[block] = n
+        if p == -1 { head = block } else { next[p] = block }
+        if n == -1 { tail = block } else { previous[n] = block }
         member[block] = true
         count += 1
     }

@@ -18,12 +18,12 @@ struct Scheduler {
     private(set) var prefixHitTokens = 0
     private(set) var peakBlocksUsed = 0
 
-    init(options: EngineOptions, numBlocks: Int, tokensPerBlock: Int) {
+    /// `numBlocks` blocks of `blockSize` tokens on each of the `cp` ranks of a group.
+    init(options: EngineOptions, numBlocks: Int, blockSize: Int, cp: Int) {
         self.options = options
-        blocks = BlockManager(numBlocks: numBlocks, tokensPerBlock: tokensPerBlock, cachingEnabled: options.enablePrefixCaching)
+        blocks = BlockManager(numBlocks: numBlocks, blockSize: blockSize, cp: cp, cachingEnabled: options.enablePrefixCaching)
     }
 
-    var tokensPerBlock: Int { blocks.tokensPerBlock }
     var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
 
     mutating func add(_ sequence: EngineSequence) {
@@ -56,14 +56,10 @@ struct Scheduler {
     private mutating func grow(_ sequence: EngineSequence, wanting wanted: Int, plan: inout StepPlan, budget: inout Int) -> Int? {
         var count = wanted
         while true {
-            let missing = blocks.blocksNeeded(tokens: sequence.numComputed + count) - sequence.blockTable.count
-            if missing <= blocks.freeCount {
-                if missing > 0 { sequence.blockTable += blocks.allocate(missing)! }
-                return count
-            }
+            if blocks.grow(sequence, toHold: sequence.numComputed + count) { return count }
             if !sequence.isDecoding {
                 // Room in the blocks it has plus the free ones.
-                let room = (sequence.blockTable.count + blocks.freeCount) * tokensPerBlock - sequence.numComputed
+                let room = blocks.capacity(of: sequence) - sequence.numComputed
                 if room > 0 {
                     count = min(count, room)
                     continue
@@ -81,10 +77,8 @@ struct Scheduler {
             budget += plan.chunks[index].count
             plan.chunks.remove(at: index)
         }
-        blocks.release(sequence.blockTable)
-        sequence.blockTable = []
+        blocks.free(sequence)
         sequence.numComputed = 0
-        sequence.numRegistered = 0
         sequence.preemptions += 1
         sequence.status = .waiting
         // Everything waiting arrived after every running sequence: the head keeps FCFS order.
@@ -97,22 +91,10 @@ struct Scheduler {
         while budget > 0, running.count < options.maxNumSeqs, let sequence = waiting.first {
             // Alone, a sequence may take every block (it always fits: requests are capped).
             let reserve = running.isEmpty ? 0 : Int(Double(blocks.numBlocks) * options.admissionWatermark)
-            BlockHash.extend(&sequence.blockHashes, tokens: sequence.tokens, tokensPerBlock: tokensPerBlock)
-            // At least one token must run to produce logits: never reuse the whole sequence.
-            let hits = blocks.cachedPrefix(
-                hashes: sequence.blockHashes, tokens: sequence.tokens,
-                maxBlocks: (sequence.tokens.count - 1) / tokensPerBlock)
-            let cached = hits.count * tokensPerBlock
-            let available = blocks.freeCount(afterReusing: hits) - reserve
-            let room = available * tokensPerBlock
-            let count = min(sequence.tokens.count - cached, budget, room)
-            guard count > 0 else { break }
-
+            guard let admitted = blocks.admit(sequence, budget: budget, keepingFree: reserve) else { break }
+            let (cached, count) = admitted
             waiting.removeFirst()
-            blocks.reuse(hits)
-            sequence.blockTable = hits + blocks.allocate(blocks.blocksNeeded(tokens: cached + count) - hits.count)!
             sequence.numComputed = cached
-            sequence.numRegistered = hits.count
             sequence.status = .running
             if sequence.cachedPromptTokens == nil {
                 sequence.cachedPromptTokens = cached
@@ -129,18 +111,8 @@ struct Scheduler {
     /// they completed enter the prefix cache.
     mutating func completed(_ plan: StepPlan) {
         for chunk in plan.chunks {
-            let sequence = chunk.sequence
-            sequence.numComputed = chunk.start + chunk.count
-            BlockHash.extend(&sequence.blockHashes, tokens: sequence.tokens, tokensPerBlock: tokensPerBlock)
-            let full = sequence.numComputed / tokensPerBlock
-            while sequence.numRegistered < full {
-                let i = sequence.numRegistered
-                let range = (i * tokensPerBlock)..<((i + 1) * tokensPerBlock)
-                blocks.register(sequence.blockTable[i], hash: sequence.blockHashes[i],
-                                parent: i == 0 ? BlockHash.root : sequence.blockHashes[i - 1],
-                                tokens: sequence.tokens[range])
-                sequence.numRegistered += 1
-            }
+            chunk.sequence.numComputed = chunk.start + chunk.count
+            blocks.commit(chunk.sequence)
         }
     }
 
@@ -151,8 +123,7 @@ struct Scheduler {
         } else if let index = waiting.firstIndex(where: { $0 === sequence }) {
             waiting.remove(at: index)
         }
-        blocks.release(sequence.blockTable)
-        sequence.blockTable = []
+        blocks.free(sequence)
         sequence.status = .finished
     }
 

@@ -1,3 +1,4 @@
+import TesseraDistributed
 import TesseraModels
 import TesseraTensor
 
@@ -19,5 +20,5 @@ public protocol StepExecutor: AnyObject, Sendable {
 
 extension StepExecutor {
     /// Tokens one logical block (one block-table entry) holds across the CP group.
-    public var tokensPerBlock: Int { blockSize * contextParallelSize }
+    public var tokensPerBlock: Int { KVPlacement(cp: contextParallelSize).tokensPerLogicalBlock(blockSize: blockSize) }
 }
