@@ -8,7 +8,7 @@ FLAGS   := -c release -Xswiftc -enable-testing --traits MPI
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-serve bench-cp bench-mpi clean
+.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-serve bench-cp bench-mpi bench-micro clean
 
 setup:
 	@scripts/setup.sh
@@ -71,6 +71,10 @@ bench-cp: build
 # reference shape, small all-gather latency, idle CPU per rank.
 bench-mpi: build
 	$(PYTHON) scripts/bench_mpi.py --tessera $(BIN)
+
+# Single components on the default model (forward prefill/decode, tokenizer encode): medians.
+bench-micro: model
+	.build/release/tessera-microbench all
 
 clean:
 	rm -rf .build

@@ -100,6 +100,13 @@ let package = Package(
             dependencies: ["TesseraDistributed", .target(name: "TesseraMPI", condition: .when(traits: ["MPI"]))],
             path: "Tests/MPICollectiveCheck"
         ),
+        /// `tessera-microbench` (`make bench-micro`): timings of single components (forward pass,
+        /// tokenizer), outside `make test` since they assert nothing.
+        .executableTarget(
+            name: "tessera-microbench",
+            dependencies: ["TesseraModels", "TesseraTokenizer"],
+            path: "Benchmarks/MicroBench"
+        ),
         /// Fixture paths shared by the test targets.
         .target(name: "TestSupport", dependencies: ["TesseraModels"], path: "Tests/TestSupport"),
         .testTarget(name: "TesseraTensorTests", dependencies: ["TesseraTensor", "TestSupport"]),

@@ -42,7 +42,7 @@ public struct DecodeBenchmark: Sendable {
 
     /// - Parameter runner: started with ``rankTasks``.
     public func run(_ runner: ModelRunner) throws -> [Row] {
-        let blockTable = Array(0..<(longestSequence + runner.tokensPerBlock - 1) / runner.tokensPerBlock)
+        let blockTable = Array(0..<KVPlacement(runner.parallel).logicalBlocks(for: longestSequence, blockSize: runner.blockSize))
         let baseline = try measure(runner, context: baselineContext, blockTable: blockTable)
         return try contexts.map { context in
             let m = try measure(runner, context: context, blockTable: blockTable)
