@@ -3,30 +3,32 @@ import TesseraModels
 import TesseraTensor
 import TesseraTokenizer
 
-/// Continuous batching: requests enter from any thread, one dedicated thread runs the steps.
+/// One request's outputs, as `EngineCore.submit` returns them. Cancelling its consumer (or
+/// dropping the stream unread) aborts the request.
+public typealias RequestStream = AsyncThrowingStream<RequestOutput, any Error>
+
+/// Continuous batching: requests enter the mailbox from any thread, one dedicated thread runs
+/// the loop and delivers each request's outputs to its `RequestStream`.
 ///
 /// Each step the scheduler picks decode tokens and prefill chunks of many sequences, the
-/// executor runs them as one `ForwardBatch`, and each sequence that reached the end of its
-/// known tokens samples its next token with its own seeded sampler. Every request's stream gets
-/// its new tokens and text after each step and ends with a final output (finish reason
-/// stop, length or abort) or, when the executor fails, with that error.
+/// executor runs them as one `ForwardBatch`, and the `OutputProcessor` turns the logits of each
+/// sequence that reached the end of its known tokens into its next token, text and stop
+/// decision. Every request's stream gets its new tokens and text after each step and ends with
+/// a final output (finish reason stop, length or abort) or, when the executor fails, with that error.
 ///
 /// The loop runs on a `Thread`, not in Swift concurrency: `forward` is long blocking CPU work.
 /// That thread keeps the engine alive: call `shutdown()` when done (`LLM` does on deinit).
 public final class EngineCore: @unchecked Sendable {
-    public typealias Stream = AsyncThrowingStream<RequestOutput, any Error>
-
     public let executor: any StepExecutor
     public let tokenizer: Tokenizer?
     public let options: EngineOptions
-    /// Token ids that end a generation unless `ignoreEOS`: the model's and the tokenizer's EOS.
-    public let endTokenIDs: Set<Int>
-    /// Longest prompt + output: the model's (or `maxModelLen`), capped by the cache capacity.
+    /// Longest prompt + output: ``ModelConfig/maxModelLen(requested:)`` of `options.maxModelLen`
+    /// (above the model's maximum is refused), capped by the cache capacity.
     public let maxSequenceLength: Int
 
     // Shared with submitters, under `condition`.
     private let condition = NSCondition()
-    private var inbox: [(EngineRequest, Stream.Continuation, ContinuousClock.Instant)] = []
+    private var inbox: [(EngineRequest, RequestStream.Continuation, ContinuousClock.Instant)] = []
     private var abortInbox: [String] = []
     /// Ids of requests not yet finished, each with the serial of its submission: a stream of a
     /// finished request that terminates late must not abort a new request reusing its id.
@@ -40,7 +42,8 @@ public final class EngineCore: @unchecked Sendable {
 
     // Engine thread only.
     private var scheduler: Scheduler
-    private var live: [String: (sequence: EngineSequence, continuation: Stream.Continuation)] = [:]
+    private var live: [String: (sequence: EngineSequence, continuation: RequestStream.Continuation)] = [:]
+    private var processor: OutputProcessor
     private var arrivals: UInt64 = 0
     private var counters = EngineStats()
     private let clock = ContinuousClock()
@@ -51,11 +54,9 @@ public final class EngineCore: @unchecked Sendable {
         self.executor = executor
         self.tokenizer = tokenizer
         self.options = options
-        var end = Set(executor.config.eosTokenIDs)
-        if let eos = tokenizer?.eosTokenID { end.insert(eos) }
-        endTokenIDs = end
+        processor = OutputProcessor(tokenizer: tokenizer, config: executor.config)
         let capacity = executor.numBlocks * executor.tokensPerBlock
-        maxSequenceLength = min(options.maxModelLen ?? executor.config.maxPositionEmbeddings, capacity)
+        maxSequenceLength = min(try executor.config.maxModelLen(requested: options.maxModelLen), capacity)
         scheduler = Scheduler(options: options, numBlocks: executor.numBlocks, blockSize: executor.blockSize, cp: executor.contextParallelSize)
         counters.numBlocks = executor.numBlocks
         counters.tokensPerBlock = executor.tokensPerBlock
@@ -69,9 +70,9 @@ public final class EngineCore: @unchecked Sendable {
     /// Queues a request; its outputs arrive on the returned stream. Throws at once for a
     /// request that can never run (bad ids, prompt too long, bad parameters, id in use).
     /// Cancelling the consumer of the stream aborts the request.
-    public func submit(_ request: EngineRequest) throws(EngineError) -> Stream {
+    public func submit(_ request: EngineRequest) throws(EngineError) -> RequestStream {
         try check(request)
-        let (stream, continuation) = Stream.makeStream()
+        let (stream, continuation) = RequestStream.makeStream()
         let id = request.id
         condition.lock()
         let refusal: EngineError? =
@@ -89,6 +90,21 @@ public final class EngineCore: @unchecked Sendable {
             if case .cancelled = termination { self?.abort(id, serial: serial) }
         }
         return stream
+    }
+
+    /// Submits every request or none: when one is refused, those before it are aborted and
+    /// the refusal names it. The streams are in the order of `requests`.
+    public func submitAll(_ requests: [EngineRequest]) throws(SubmissionRefused) -> [RequestStream] {
+        var streams: [RequestStream] = []
+        for (index, request) in requests.enumerated() {
+            do {
+                streams.append(try submit(request))
+            } catch {
+                for earlier in requests[..<index] { abort(earlier.id) }
+                throw SubmissionRefused(index: index, error: error)
+            }
+        }
+        return streams
     }
 
     /// Ends a request wherever it is (queued, prefilling, decoding): its blocks are freed and
@@ -163,40 +179,40 @@ public final class EngineCore: @unchecked Sendable {
 
             // New requests first: an abort may name a request that arrived in the same batch.
             for (request, continuation, arrival) in arrived { accept(request, continuation, arrival) }
-            var outputs: [(Stream.Continuation, RequestOutput, finished: Bool)] = []
+            var deliveries: [Delivery] = []
             if reset { scheduler.resetPrefixCache() }
             for id in aborted {
-                if let entry = live[id] { outputs.append((entry.continuation, end(entry.sequence, .abort), true)) }
+                if let sequence = live[id]?.sequence { deliveries.append(end(sequence, .abort)) }
             }
             if stop {
-                for (sequence, continuation) in live.values { outputs.append((continuation, end(sequence, .abort), true)) }
-                deliver(outputs)
+                for entry in live.values { deliveries.append(end(entry.sequence, .abort)) }
+                deliver(deliveries)
                 condition.withLock { stopped = true; condition.broadcast() }
                 return
             }
             if scheduler.hasWork {
-                do { try step(into: &outputs) } catch {
-                    fail(error, pending: outputs)
+                do { try step(into: &deliveries) } catch {
+                    fail(error, pending: deliveries)
                     return
                 }
             }
-            deliver(outputs)
+            deliver(deliveries)
         }
     }
 
-    private func accept(_ request: EngineRequest, _ continuation: Stream.Continuation, _ arrival: ContinuousClock.Instant) {
-        let output = OutputState(tokenizer: tokenizer, params: request.params, endTokens: endTokenIDs.union(request.stopTokenIDs))
+    private func accept(_ request: EngineRequest, _ continuation: RequestStream.Continuation, _ arrival: ContinuousClock.Instant) {
+        processor.add(request)
         let sequence = EngineSequence(
             request: request, arrivalIndex: arrivals,
             maxNewTokens: min(request.params.maxTokens, maxSequenceLength - request.promptIDs.count),
-            output: output, arrival: arrival)
+            arrival: arrival)
         arrivals += 1
         live[request.id] = (sequence, continuation)
         scheduler.add(sequence)
     }
 
     /// One scheduled forward pass and the sampling after it.
-    private func step(into outputs: inout [(Stream.Continuation, RequestOutput, finished: Bool)]) throws {
+    private func step(into deliveries: inout [Delivery]) throws {
         let plan = scheduler.schedule()
         counters.preemptions = scheduler.preemptionCount
         counters.peakRunning = max(counters.peakRunning, scheduler.running.count)
@@ -213,25 +229,13 @@ public final class EngineCore: @unchecked Sendable {
         logits.data.withUnsafeBufferPointer { all in
             for (row, sequence) in sampled.enumerated() {
                 let rowLogits = UnsafeBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)])
-                let token = sequence.sampler.sample(rowLogits)
+                let (token, output, stopped) = processor.next(sequence.id, logits: rowLogits)
                 sequence.append(token)
                 if sequence.firstToken == nil { sequence.firstToken = now }
-                let (text, stopped) = sequence.output.accept(token)
-                var output = RequestOutput(requestID: sequence.id, newTokenIDs: [token], newText: text)
-                if let top = sequence.sampler.params.logprobs {
-                    output.newLogprobs = [Sampler.logprobs(rowLogits, token: token, top: top)]
-                }
-                let continuation = live[sequence.id]!.continuation
                 if stopped || sequence.generatedCount >= sequence.maxNewTokens {
-                    // The final output carries no tokens: fold its text, reason and metrics
-                    // into this one, which keeps the last token and its logprob.
-                    let final = end(sequence, stopped ? .stop : .length)
-                    output.newText += final.newText
-                    output.finishReason = final.finishReason
-                    output.metrics = final.metrics
-                    outputs.append((continuation, output, true))
+                    deliveries.append(end(sequence, stopped ? .stop : .length, last: output))
                 } else {
-                    outputs.append((continuation, output, false))
+                    deliveries.append(Delivery(continuation: live[sequence.id]!.continuation, output: output))
                 }
             }
         }
@@ -240,28 +244,39 @@ public final class EngineCore: @unchecked Sendable {
         counters.peakStepTokens = max(counters.peakStepTokens, batch.tokens.count)
     }
 
-    /// Takes a sequence out of the engine (blocks freed) and makes its final output.
-    private func end(_ sequence: EngineSequence, _ reason: RequestFinishReason) -> RequestOutput {
+    /// Takes a sequence out of the engine (blocks freed) and makes its final output: `last`, the
+    /// output of the token that ended it if one did, plus the text held back till now (none
+    /// when aborted), the reason and the metrics.
+    private func end(_ sequence: EngineSequence, _ reason: RequestFinishReason, last: RequestOutput? = nil) -> Delivery {
         scheduler.remove(sequence)
-        live[sequence.id] = nil
-        let text = reason == .abort ? "" : sequence.output.finish()
-        let metrics = RequestMetrics(
+        let continuation = live.removeValue(forKey: sequence.id)!.continuation
+        let heldBack = processor.finish(sequence.id)
+        var output = last ?? RequestOutput(requestID: sequence.id, newTokenIDs: [], newText: "")
+        if reason != .abort { output.newText += heldBack }
+        output.finishReason = reason
+        output.metrics = RequestMetrics(
             promptTokens: sequence.promptLength, cachedPromptTokens: sequence.cachedPromptTokens ?? 0,
             generatedTokens: sequence.generatedCount, preemptions: sequence.preemptions,
             arrival: sequence.arrival, firstToken: sequence.firstToken, finished: clock.now)
-        return RequestOutput(requestID: sequence.id, newTokenIDs: [], newText: text, finishReason: reason, metrics: metrics)
+        return Delivery(continuation: continuation, output: output)
+    }
+
+    /// An output and the stream it goes to; a final output ends the stream.
+    private struct Delivery {
+        let continuation: RequestStream.Continuation
+        let output: RequestOutput
     }
 
     /// Publishes the counters, then hands the outputs over: a consumer that sees a final
     /// output also sees its blocks freed in `stats`.
-    private func deliver(_ outputs: [(Stream.Continuation, RequestOutput, finished: Bool)]) {
+    private func deliver(_ deliveries: [Delivery]) {
         refreshStats()
         condition.withLock {
-            for (_, output, finished) in outputs where finished { liveIDs[output.requestID] = nil }
+            for delivery in deliveries where delivery.output.isFinished { liveIDs[delivery.output.requestID] = nil }
         }
-        for (continuation, output, finished) in outputs {
-            continuation.yield(output)
-            if finished { continuation.finish() }
+        for delivery in deliveries {
+            delivery.continuation.yield(delivery.output)
+            if delivery.output.isFinished { delivery.continuation.finish() }
         }
     }
 
@@ -281,13 +296,13 @@ public final class EngineCore: @unchecked Sendable {
 
     /// The executor failed: the ranks may be gone, so every request gets the error and the
     /// engine refuses new ones.
-    private func fail(_ error: any Error, pending: [(Stream.Continuation, RequestOutput, finished: Bool)]) {
-        for (continuation, output, finished) in pending where finished {
-            continuation.yield(output)
-            continuation.finish()
+    private func fail(_ error: any Error, pending: [Delivery]) {
+        for delivery in pending where delivery.output.isFinished {
+            delivery.continuation.yield(delivery.output)
+            delivery.continuation.finish()
         }
-        let finishedIDs = Set(pending.filter(\.finished).map(\.1.requestID))
-        for (id, entry) in live where !finishedIDs.contains(id) {
+        // Requests that ended (above) have left `live` already.
+        for entry in live.values {
             scheduler.remove(entry.sequence)
             entry.continuation.finish(throwing: error)
         }
@@ -302,4 +317,12 @@ public final class EngineCore: @unchecked Sendable {
         for (_, continuation, _) in late { continuation.finish(throwing: error) }
         condition.withLock { stopped = true; condition.broadcast() }
     }
+}
+
+/// `EngineCore.submitAll` refused the request at `index`; the ones before it were aborted.
+public struct SubmissionRefused: Error, CustomStringConvertible {
+    public let index: Int
+    public let error: EngineError
+
+    public var description: String { "request \(index + 1) of the group: \(error)" }
 }

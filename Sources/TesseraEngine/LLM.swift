@@ -103,19 +103,17 @@ public final class LLM: Sendable {
 
     /// Streams the outputs of every prompt as they come, tagged with the prompt's index; each
     /// prompt's last output has its finish reason. Ending the iteration early aborts the rest.
-    public func generateStream(_ prompts: [[Int]], _ params: SamplingParams = SamplingParams()) throws
-        -> AsyncThrowingStream<(index: Int, output: RequestOutput), any Error> {
-        MergedStreams(try submitAll(prompts, params)).stream
+    public func generateStream(_ prompts: [[Int]], _ params: SamplingParams = SamplingParams()) throws -> MergedStreams {
+        MergedStreams(try submitAll(prompts, params))
     }
 
     /// The text variant of ``generateStream(_:_:)-([[Int]],_)``.
-    public func generateStream(_ prompts: [String], _ params: SamplingParams = SamplingParams()) throws
-        -> AsyncThrowingStream<(index: Int, output: RequestOutput), any Error> {
+    public func generateStream(_ prompts: [String], _ params: SamplingParams = SamplingParams()) throws -> MergedStreams {
         try generateStream(prompts.map(encode), params)
     }
 
     /// One request straight to the engine, with an id made up here.
-    public func stream(_ promptIDs: [Int], _ params: SamplingParams = SamplingParams()) throws -> EngineCore.Stream {
+    public func stream(_ promptIDs: [Int], _ params: SamplingParams = SamplingParams()) throws -> RequestStream {
         try engine.submit(EngineRequest(id: counter.next(), promptIDs: promptIDs, params: params))
     }
 
@@ -125,24 +123,17 @@ public final class LLM: Sendable {
     }
 
     /// Submits every prompt or none: a refused prompt aborts those already submitted.
-    private func submitAll(_ prompts: [[Int]], _ params: SamplingParams) throws -> [EngineCore.Stream] {
-        var ids: [String] = []
-        var streams: [EngineCore.Stream] = []
+    private func submitAll(_ prompts: [[Int]], _ params: SamplingParams) throws -> [RequestStream] {
+        let requests = prompts.map { EngineRequest(id: counter.next(), promptIDs: $0, params: params) }
         do {
-            for prompt in prompts {
-                let id = counter.next()
-                streams.append(try engine.submit(EngineRequest(id: id, promptIDs: prompt, params: params)))
-                ids.append(id)
-            }
+            return try engine.submitAll(requests)
         } catch {
-            for id in ids { engine.abort(id) }
-            throw LLMError.refused(promptIndex: ids.count, error)
+            throw LLMError.refused(promptIndex: error.index, error.error)
         }
-        return streams
     }
 
     /// Collects one request's stream into its `GenerationOutput`.
-    static func gather(_ stream: EngineCore.Stream, prompt: [Int], index: Int) async throws -> GenerationOutput {
+    static func gather(_ stream: RequestStream, prompt: [Int], index: Int) async throws -> GenerationOutput {
         var ids: [Int] = []
         var text = ""
         for try await output in stream {

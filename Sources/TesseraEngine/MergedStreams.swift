@@ -1,13 +1,13 @@
-/// Several requests' output streams as one, each output tagged with the index of its stream,
-/// in the order they arrive. Ending the iteration early, or `cancel()`, stops the rest, which
-/// aborts their engine requests (their KV blocks are freed).
+/// Several requests' streams as one (as `EngineCore.submitAll` returns them), each output tagged
+/// with the index of its stream, in the order they arrive. Ending the iteration early, or
+/// `cancel()`, stops the rest, which aborts their engine requests (their KV blocks are freed).
 public struct MergedStreams: AsyncSequence, Sendable {
     public typealias Element = (index: Int, output: RequestOutput)
 
-    public let stream: AsyncThrowingStream<Element, any Error>
+    private let stream: AsyncThrowingStream<Element, any Error>
     private let task: Task<Void, Never>
 
-    public init(_ streams: [EngineCore.Stream]) {
+    public init(_ streams: [RequestStream]) {
         let (merged, continuation) = AsyncThrowingStream<Element, any Error>.makeStream()
         let task = Task {
             do {

@@ -69,7 +69,7 @@ import Testing
     }
 
     /// Every output of a stream, in order.
-    private static func outputs(_ stream: EngineCore.Stream) async throws -> [RequestOutput] {
+    private static func outputs(_ stream: RequestStream) async throws -> [RequestOutput] {
         var all: [RequestOutput] = []
         for try await output in stream { all.append(output) }
         return all

@@ -7,7 +7,6 @@ extension EngineSequence {
         let params = SamplingParams(maxTokens: maxNewTokens, ignoreEOS: true)
         return EngineSequence(request: EngineRequest(id: id, promptIDs: prompt, params: params),
                               arrivalIndex: arrivalIndex, maxNewTokens: maxNewTokens,
-                              output: OutputState(tokenizer: nil, params: params, endTokens: []),
                               arrival: ContinuousClock().now)
     }
 }

@@ -17,27 +17,19 @@ struct ChoiceResult: Sendable {
     }
 }
 
-/// The merged outputs of a request's choices, tagged with the choice index; `cancel()` aborts them all.
-typealias ChoiceStream = MergedStreams
-
 extension EngineCore {
-
-    /// Submits every choice of `job` as its own engine request (`<requestID>-<choice>`) and
-    /// merges their outputs, tagged with the choice index. All or nothing: a refused choice
-    /// aborts the ones already submitted. Ending the iteration early aborts the rest.
-    func submit(_ job: GenerationJob, requestID: String) throws(APIError) -> ChoiceStream {
-        var streams: [EngineCore.Stream] = []
-        for choice in 0..<job.choiceCount {
-            let request = EngineRequest(
-                id: "\(requestID)-\(choice)", promptIDs: job.prompt(ofChoice: choice), params: job.params(ofChoice: choice))
-            do {
-                streams.append(try submit(request))
-            } catch {
-                for earlier in 0..<choice { abort("\(requestID)-\(earlier)") }
-                throw Self.apiError(error)
-            }
+    /// Submits every choice of `job` as its own engine request (`<requestID>-<choice>`), all or
+    /// none, and merges their outputs, tagged with the choice index. Ending the iteration early
+    /// aborts the rest.
+    func submit(_ job: GenerationJob, requestID: String) throws(APIError) -> MergedStreams {
+        let requests = (0..<job.choiceCount).map { choice in
+            EngineRequest(id: "\(requestID)-\(choice)", promptIDs: job.prompt(ofChoice: choice), params: job.params(ofChoice: choice))
         }
-        return MergedStreams(streams)
+        do {
+            return MergedStreams(try submitAll(requests))
+        } catch {
+            throw Self.apiError(error.error)
+        }
     }
 
     private static func apiError(_ error: EngineError) -> APIError {

@@ -48,7 +48,7 @@ struct GenerationHandler: Sendable {
                     param: "n")
             }
             try admission.enter(job.choiceCount)
-            let stream: ChoiceStream
+            let stream: MergedStreams
             do { stream = try engine.submit(job, requestID: id) } catch {
                 admission.leave(job.choiceCount)
                 throw error
@@ -94,7 +94,7 @@ struct GenerationHandler: Sendable {
     }
 
     /// Collects every choice; cancelled (and the engine requests aborted) if the client leaves.
-    private func gatherOrAbort(_ stream: ChoiceStream, job: GenerationJob, request: Request, log: RequestLog) async throws -> [ChoiceResult] {
+    private func gatherOrAbort(_ stream: MergedStreams, job: GenerationJob, request: Request, log: RequestLog) async throws -> [ChoiceResult] {
         var results = [ChoiceResult](repeating: ChoiceResult(), count: job.choiceCount)
         do {
             try await request.body.consumeWithCancellationOnInboundClose { _ in
@@ -119,7 +119,7 @@ struct GenerationHandler: Sendable {
     }
 
     private func streamEvents(
-        _ stream: ChoiceStream, job: GenerationJob, builder: ResponseBuilder, request: Request,
+        _ stream: MergedStreams, job: GenerationJob, builder: ResponseBuilder, request: Request,
         writer: inout any ResponseBodyWriter, log: RequestLog
     ) async throws {
         var results = [ChoiceResult](repeating: ChoiceResult(), count: job.choiceCount)
@@ -158,9 +158,9 @@ struct GenerationHandler: Sendable {
 final class RequestLease: Sendable {
     private let admission: Admission
     private let choices: Int
-    private let stream: ChoiceStream
+    private let stream: MergedStreams
 
-    init(admission: Admission, choices: Int, stream: ChoiceStream) {
+    init(admission: Admission, choices: Int, stream: MergedStreams) {
         self.admission = admission
         self.choices = choices
         self.stream = stream

@@ -1,0 +1,85 @@
+import TesseraModels
+import TesseraTokenizer
+
+/// Everything the engine does with a row of logits once the model has run: picks the request's
+/// next token with its seeded `Sampler`, takes the token's log-probabilities when the request
+/// asks, adds the text it makes visible and says whether it ends the output (an end token or a
+/// stop string). `EngineCore` only schedules, runs the model and delivers what comes out of here.
+///
+/// One state per live request, kept here by request id rather than on the scheduled sequence:
+/// preemption by recompute never touches it, so a preempted request's sampler goes on drawing
+/// exactly where it was. Engine thread only.
+struct OutputProcessor {
+    private let tokenizer: Tokenizer?
+    /// The model's and the tokenizer's end-of-sequence ids.
+    private let endTokenIDs: Set<Int>
+    private var requests: [String: RequestOutputState] = [:]
+
+    init(tokenizer: Tokenizer?, config: ModelConfig) {
+        self.tokenizer = tokenizer
+        var end = Set(config.eosTokenIDs)
+        if let eos = tokenizer?.eosTokenID { end.insert(eos) }
+        endTokenIDs = end
+    }
+
+    /// Starts following `request`.
+    mutating func add(_ request: EngineRequest) {
+        requests[request.id] = RequestOutputState(
+            tokenizer: tokenizer, params: request.params, endTokens: endTokenIDs.union(request.stopTokenIDs))
+    }
+
+    /// Request `id`'s next token, sampled from its row of `logits`, as the output that carries
+    /// it (with its log-probabilities if asked and the text now safe to show), and whether it
+    /// ended the output.
+    mutating func next(_ id: String, logits: UnsafeBufferPointer<Float>) -> (token: Int, output: RequestOutput, stopped: Bool) {
+        requests[id]!.next(id, logits: logits)
+    }
+
+    /// Stops following `id`; returns the text it held back until the end (an unfinished
+    /// character, a possible start of a stop string).
+    mutating func finish(_ id: String) -> String {
+        guard var request = requests.removeValue(forKey: id) else { return "" }
+        return request.finish()
+    }
+}
+
+/// One request's sampler, streaming decoder and stop rules.
+private struct RequestOutputState {
+    private var sampler: Sampler
+    private var decoder: StreamingDecoder?
+    private var stops: StopStringMatcher
+    private let endTokens: Set<Int>
+
+    init(tokenizer: Tokenizer?, params: SamplingParams, endTokens: Set<Int>) {
+        sampler = Sampler(params: params)
+        decoder = tokenizer?.makeStreamingDecoder(skipSpecialTokens: true)
+        stops = StopStringMatcher(stops: params.stop)
+        self.endTokens = params.ignoreEOS ? [] : endTokens
+    }
+
+    mutating func next(_ id: String, logits: UnsafeBufferPointer<Float>) -> (token: Int, output: RequestOutput, stopped: Bool) {
+        let token = sampler.sample(logits)
+        let (text, stopped) = accept(token)
+        var output = RequestOutput(requestID: id, newTokenIDs: [token], newText: text)
+        if let top = sampler.params.logprobs { output.newLogprobs = [Sampler.logprobs(logits, token: token, top: top)] }
+        return (token, output, stopped)
+    }
+
+    /// The text `token` makes safe to show and whether it ends the output: an end token (kept
+    /// in the ids, not shown) or a stop string (cut from the text).
+    private mutating func accept(_ token: Int) -> (text: String, stopped: Bool) {
+        if endTokens.contains(token) { return ("", true) }
+        guard var decoder else { return ("", false) }
+        let text = stops.append(decoder.append(token))
+        self.decoder = decoder
+        return (text, stops.stopped)
+    }
+
+    /// Text held back until the end; none after a stop string.
+    mutating func finish() -> String {
+        guard var decoder, !stops.stopped else { return "" }
+        let text = stops.append(decoder.finish()) + stops.finish()
+        self.decoder = decoder
+        return text
+    }
+}
