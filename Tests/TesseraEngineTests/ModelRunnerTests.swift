@@ -9,74 +9,11 @@ import TesseraTensor
 /// `ModelRunner` over worlds handed in from outside: a rank failing in the middle of a step,
 /// and tasks run on every rank.
 @Suite struct ModelRunnerTests {
-    /// Counts one rank's collectives and, once armed, fails the chosen one.
-    final class Fuse: @unchecked Sendable {
-        private let lock = NSLock()
-        private var calls = 0
-        private var failAt: Int?
-
-        /// Collectives made so far.
-        var count: Int { lock.withLock { calls } }
-
-        /// The `n`-th collective from now throws.
-        func arm(failingCollective n: Int) { lock.withLock { failAt = calls + n } }
-
-        /// Counts a collective; true when it must fail.
-        func tick() -> Bool { lock.withLock { calls += 1; return calls == failAt } }
-    }
-
-    /// Passes collectives through to `base`; throws instead of making the one `fuse` picks.
-    struct FusedCommunicator: Communicator {
-        let base: InProcessCommunicator
-        let worldRank: Int
-        let fuse: Fuse?
-
-        var rank: Int { base.rank }
-        var size: Int { base.size }
-
-        private func tick(_ name: String) throws(CommunicatorError) {
-            guard let fuse, fuse.tick() else { return }
-            throw .invalidArgument(rank: worldRank, message: "injected failure in \(name), collective \(fuse.count)")
-        }
-
-        func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-            try tick("allGather")
-            try base.allGather(send, into: recv)
-        }
-
-        func reduceScatter(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-            try tick("reduceScatter")
-            try base.reduceScatter(send, into: recv)
-        }
-
-        func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-            try tick("allReduce")
-            try base.allReduce(buffer)
-        }
-
-        func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws(CommunicatorError) {
-            try tick("broadcast")
-            try base.broadcast(buffer, root: root)
-        }
-
-        func allToAll(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-            try tick("allToAll")
-            try base.allToAll(send, into: recv)
-        }
-
-        func barrier() throws(CommunicatorError) {
-            try tick("barrier")
-            try base.barrier()
-        }
-
-        func abort(_ error: any Error) { base.abort(error) }
-    }
-
     /// Thread ranks whose rank `failingRank` has its TP communicator behind `fuse`.
     final class FusedWorld: RankWorld {
         let base: InProcessWorld
         let failingRank: Int
-        let fuse = Fuse()
+        let fuse = CollectiveFuse()
 
         init(_ parallel: ParallelConfig, failingRank: Int) {
             base = InProcessWorld(grid: RankGrid(parallel))
@@ -90,12 +27,14 @@ import TesseraTensor
         var failure: (rank: Int, error: any Error)? { base.failure }
         func abort(rank: Int, error: any Error) { base.abort(rank: rank, error: error) }
 
-        func communicators(rank: Int) -> RankCommunicators<FusedCommunicator> {
+        /// Every communicator is a `FailingCommunicator`; only rank `failingRank`'s TP one has
+        /// `fuse`, the others an unarmed fuse of their own (they never fail).
+        func communicators(rank: Int) -> RankCommunicators<FailingCommunicator> {
             let plain = base.communicators(rank: rank)
             return RankCommunicators(
                 rank: rank,
-                tp: FusedCommunicator(base: plain.tp, worldRank: rank, fuse: rank == failingRank ? fuse : nil),
-                cp: FusedCommunicator(base: plain.cp, worldRank: rank, fuse: nil))
+                tp: FailingCommunicator(base: plain.tp, reportedRank: rank, fuse: rank == failingRank ? fuse : CollectiveFuse()),
+                cp: FailingCommunicator(base: plain.cp, reportedRank: rank, fuse: CollectiveFuse()))
         }
     }
 

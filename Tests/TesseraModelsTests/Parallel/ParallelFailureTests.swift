@@ -8,61 +8,6 @@ import TesseraDistributed
 /// other ranks, blocked in collectives, are woken and nothing deadlocks.
 @Suite("Parallel forward failures")
 struct ParallelFailureTests {
-    /// Passes collectives through to `base` and throws instead of making the `failAt`-th one.
-    struct FailingCommunicator: Communicator {
-        let base: any Communicator
-        let failAt: Int
-        let calls = Counter()
-
-        var rank: Int { base.rank }
-        var size: Int { base.size }
-
-        final class Counter: @unchecked Sendable {
-            private let lock = NSLock()
-            private var count = 0
-            func next() -> Int { lock.withLock { count += 1; return count } }
-        }
-
-        private func tick(_ name: String) throws(CommunicatorError) {
-            let call = calls.next()
-            if call == failAt {
-                throw .invalidArgument(rank: base.rank, message: "injected failure in \(name), collective \(call)")
-            }
-        }
-
-        func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-            try tick("allGather")
-            try base.allGather(send, into: recv)
-        }
-
-        func reduceScatter(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-            try tick("reduceScatter")
-            try base.reduceScatter(send, into: recv)
-        }
-
-        func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-            try tick("allReduce")
-            try base.allReduce(buffer)
-        }
-
-        func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws(CommunicatorError) {
-            try tick("broadcast")
-            try base.broadcast(buffer, root: root)
-        }
-
-        func allToAll(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
-            try tick("allToAll")
-            try base.allToAll(send, into: recv)
-        }
-
-        func barrier() throws(CommunicatorError) {
-            try tick("barrier")
-            try base.barrier()
-        }
-
-        func abort(_ error: any Error) { base.abort(error) }
-    }
-
     static func model() throws -> TinyModelParallelTests.Model { try TinyModelParallelTests.open("tiny-llama-1kv") }
 
     /// Runs the edge scenarios on tp=4 cp=4 with rank 2's TP or CP communicator failing at
