@@ -4,9 +4,10 @@ import TesseraTensor
 
 /// What the engine core needs from whatever runs the model: one blocking forward per step.
 ///
-/// `ModelRunner` (all ranks, any tp/cp) conforms; tests use a single-rank executor. Block ids
-/// are physical ids valid on every rank of a CP group: a logical block holds
-/// `blockSize * contextParallelSize` consecutive tokens (DESIGN.md, "KV placement").
+/// `ModelRunner` (all ranks, any tp/cp) conforms; tests wrap it (to hold or record steps) or
+/// stand in an executor that fails. Block ids are physical ids valid on every rank of a CP
+/// group: a logical block holds `blockSize * contextParallelSize` consecutive tokens
+/// (DESIGN.md, "KV placement").
 public protocol StepExecutor: AnyObject, Sendable {
     var config: ModelConfig { get }
     /// Physical KV blocks per rank.
