@@ -4,8 +4,8 @@ import TesseraDistributed
 /// Buffers one forward pass's attention reuses across layers, sized for the batch.
 ///
 /// `rows` is the batch's row count, `numHeads` the rank's query heads, `cpSize` its CP group size.
-/// `blockSize` is unused: the per-row context part reads `Attention.contextTile` keys per tile,
-/// gathered across blocks, whatever the block size.
+/// No size depends on the cache's block size: the per-row context part reads
+/// `Attention.contextTile` keys per tile, gathered across blocks.
 final class AttentionScratch: @unchecked Sendable {
     /// `[2, rows, numHeads, headDim]`: part 0 the query part's outputs, part 1 the context
     /// part's (after the CP combine: over the whole sequence's context, for this rank's heads).
@@ -80,7 +80,7 @@ final class AttentionScratch: @unchecked Sendable {
     }
 
     init(rows: Int, numHeads: Int, headDim: Int, cpSize: Int, combine: CPCombine, maxSequenceRows: Int,
-         blockSize: Int, threads: Int, dense: (scores: Int, context: Int)) {
+         threads: Int, dense: (scores: Int, context: Int)) {
         denseScores = FloatStorage(count: dense.scores)
         denseContextKeys = FloatStorage(count: dense.context)
         denseContextValues = FloatStorage(count: dense.context)

@@ -98,7 +98,7 @@ public final class TransformerModel: @unchecked Sendable {
         let ws = Workspace(config: c, shards: shards, rows: n)
         let attentionScratch = AttentionScratch(
             rows: n, numHeads: attention.numHeads, headDim: c.headDim, cpSize: attention.cpSize, combine: rank.cpCombine,
-            maxSequenceRows: maxSequenceRows, blockSize: cache.blockSize, threads: attentionThreads,
+            maxSequenceRows: maxSequenceRows, threads: attentionThreads,
             dense: DenseAttention.scratchSizes(for: batch.sequences, attention: attention))
         let (cosines, sines) = Rotary.table(positions: batch.positions, inverseFrequencies: inverseFrequencies)
 
