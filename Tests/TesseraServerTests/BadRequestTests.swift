@@ -63,6 +63,7 @@ import Testing
                 #expect(error["type"] as? String == "invalid_request_error", "\(bad)")
                 #expect((error["message"] as? String)?.isEmpty == false, "\(bad)")
                 #expect(error["param"] as? String == bad.param, "\(bad): \(error)")
+                #expect(error.keys.contains("param") && error.keys.contains("code"), "sent even when null: \(error)")
             }
             // Still serving.
             let fine = try await client.post(Self.completions, object: ["model": "tiny", "prompt": "hi", "max_tokens": 3])

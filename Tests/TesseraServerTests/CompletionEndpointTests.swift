@@ -45,6 +45,10 @@ import TesseraTokenizer
             #expect(text == wholeChoices[0]["text"] as? String)
             let finishes = chunks.compactMap { ($0["choices"] as? [[String: Any]])?.first?["finish_reason"] as? String }
             #expect(finishes == ["length"])
+            // Not known yet, or not asked for: sent as explicit nulls, as OpenAI does.
+            let choices = chunks.compactMap { ($0["choices"] as? [[String: Any]])?.first }
+            #expect(!choices.isEmpty && choices.allSatisfy { $0["logprobs"] is NSNull })
+            #expect(choices.dropLast().allSatisfy { $0["finish_reason"] is NSNull })
             let usageChunk = try #require(chunks.last)
             #expect((usageChunk["choices"] as? [Any])?.isEmpty == true)
             #expect((usageChunk["usage"] as? [String: Int])?["completion_tokens"] == 20)

@@ -61,19 +61,8 @@ extension APIError: HTTPResponseError {
         struct Detail: Encodable {
             let message: String
             let type: String
-            let param: String?
-            let code: String?
-
-            func encode(to encoder: any Encoder) throws {
-                var container = encoder.container(keyedBy: CodingKeys.self)
-                try container.encode(message, forKey: .message)
-                try container.encode(type, forKey: .type)
-                // OpenAI sends these as explicit nulls.
-                try container.encode(param, forKey: .param)
-                try container.encode(code, forKey: .code)
-            }
-
-            enum CodingKeys: String, CodingKey { case message, type, param, code }
+            @NullWhenNil var param: String?
+            @NullWhenNil var code: String?
         }
         let error: Detail
     }

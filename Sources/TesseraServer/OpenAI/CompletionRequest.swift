@@ -1,8 +1,19 @@
-/// `POST /v1/completions`, as OpenAI defines it (plus vLLM's `top_k` and `ignore_eos`).
-/// Fields this server cannot honour are decoded so that they can be refused by name.
-struct CompletionRequest: Decodable {
-    var model: String
-    var prompt: PromptInput
+/// A request body: the endpoint's own fields and the ones both endpoints share, read from the
+/// same JSON object (so a field's coding path, and the 400 naming it, is the same either way).
+struct RequestBody<Own: Decodable>: Decodable {
+    let own: Own
+    let shared: SharedRequestFields
+
+    init(from decoder: any Decoder) throws {
+        own = try Own(from: decoder)
+        shared = try SharedRequestFields(from: decoder)
+    }
+}
+
+/// The fields `/v1/completions` and `/v1/chat/completions` share: sampling (plus vLLM's `top_k`
+/// and `ignore_eos`) and how to answer. Fields this server cannot honour are decoded so that
+/// they can be refused by name.
+struct SharedRequestFields: Decodable {
     var maxTokens: Int?
     var temperature: Double?
     var topP: Double?
@@ -10,26 +21,37 @@ struct CompletionRequest: Decodable {
     var seed: Int?
     var stop: StopInput?
     var n: Int?
-    var logprobs: Int?
-    var echo: Bool?
     var stream: Bool?
     var streamOptions: StreamOptions?
     var presencePenalty: Double?
     var frequencyPenalty: Double?
     var ignoreEOS: Bool?
-    var suffix: String?
-    var bestOf: Int?
     var logitBias: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
-        case model, prompt, temperature, seed, stop, n, logprobs, echo, stream, suffix
+        case temperature, seed, stop, n, stream
         case maxTokens = "max_tokens", topP = "top_p", topK = "top_k", streamOptions = "stream_options"
         case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
-        case ignoreEOS = "ignore_eos", bestOf = "best_of", logitBias = "logit_bias"
+        case ignoreEOS = "ignore_eos", logitBias = "logit_bias"
     }
 }
 
-/// `POST /v1/chat/completions`.
+/// `POST /v1/completions`, as OpenAI defines it: its own fields (the shared ones are in
+/// `SharedRequestFields`).
+struct CompletionRequest: Decodable {
+    var model: String
+    var prompt: PromptInput
+    var logprobs: Int?
+    var echo: Bool?
+    var suffix: String?
+    var bestOf: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case model, prompt, logprobs, echo, suffix, bestOf = "best_of"
+    }
+}
+
+/// `POST /v1/chat/completions`: its own fields.
 struct ChatCompletionRequest: Decodable {
     struct Message: Decodable {
         var role: String
@@ -38,33 +60,17 @@ struct ChatCompletionRequest: Decodable {
 
     var model: String
     var messages: [Message]
-    var maxTokens: Int?
     var maxCompletionTokens: Int?
-    var temperature: Double?
-    var topP: Double?
-    var topK: Int?
-    var seed: Int?
-    var stop: StopInput?
-    var n: Int?
     var logprobs: Bool?
     var topLogprobs: Int?
-    var stream: Bool?
-    var streamOptions: StreamOptions?
-    var presencePenalty: Double?
-    var frequencyPenalty: Double?
-    var ignoreEOS: Bool?
-    var logitBias: [String: Double]?
     var tools: [AnyDecodable]?
     var responseFormat: ResponseFormat?
 
     struct ResponseFormat: Decodable { var type: String }
 
     enum CodingKeys: String, CodingKey {
-        case model, messages, temperature, seed, stop, n, logprobs, stream, tools
-        case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens"
-        case topP = "top_p", topK = "top_k", topLogprobs = "top_logprobs", streamOptions = "stream_options"
-        case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
-        case ignoreEOS = "ignore_eos", logitBias = "logit_bias", responseFormat = "response_format"
+        case model, messages, logprobs, tools
+        case maxCompletionTokens = "max_completion_tokens", topLogprobs = "top_logprobs", responseFormat = "response_format"
     }
 }
 

@@ -13,11 +13,12 @@ struct RequestValidator: Sendable {
     static let maxStops = 16
     static let maxLogprobs = SamplingParams.maxLogprobs
 
-    func job(_ request: CompletionRequest) throws(APIError) -> GenerationJob {
+    func job(_ body: RequestBody<CompletionRequest>) throws(APIError) -> GenerationJob {
+        let (request, shared) = (body.own, body.shared)
         try checkModel(request.model)
         if request.echo == true { throw .invalid("'echo' is not supported.", param: "echo") }
         if let suffix = request.suffix, !suffix.isEmpty { throw .invalid("'suffix' is not supported.", param: "suffix") }
-        if let bestOf = request.bestOf, bestOf != (request.n ?? 1) {
+        if let bestOf = request.bestOf, bestOf != (shared.n ?? 1) {
             throw .invalid("'best_of' is not supported (it must equal n).", param: "best_of")
         }
         if let logprobs = request.logprobs, !(0...Self.maxLogprobs).contains(logprobs) {
@@ -30,21 +31,17 @@ struct RequestValidator: Sendable {
         }
         guard !prompts.isEmpty else { throw .invalid("'prompt' must not be an empty list.", param: "prompt") }
         try checkPrompts(prompts, field: "prompt")
-        let fields = SamplingFields(
-            maxTokens: request.maxTokens, maxTokensField: "max_tokens", defaultMaxTokens: 16,
-            temperature: request.temperature, topP: request.topP, topK: request.topK, seed: request.seed,
-            stop: request.stop, n: request.n, presencePenalty: request.presencePenalty,
-            frequencyPenalty: request.frequencyPenalty, ignoreEOS: request.ignoreEOS, logitBias: request.logitBias)
-        let (params, n) = try sampling(fields, prompts: prompts)
-        var withLogprobs = params
-        withLogprobs.logprobs = request.logprobs
+        var (params, n) = try sampling(
+            shared, maxTokens: MaxTokens(value: shared.maxTokens, field: "max_tokens", default: 16), prompts: prompts)
+        params.logprobs = request.logprobs
         return GenerationJob(
-            kind: .completion, model: modelName, prompts: prompts, n: n, params: withLogprobs,
-            stream: request.stream ?? false, includeUsage: request.streamOptions?.includeUsage ?? false,
+            kind: .completion, model: modelName, prompts: prompts, n: n, params: params,
+            stream: shared.stream ?? false, includeUsage: shared.streamOptions?.includeUsage ?? false,
             logprobs: request.logprobs)
     }
 
-    func job(_ request: ChatCompletionRequest) throws(APIError) -> GenerationJob {
+    func job(_ body: RequestBody<ChatCompletionRequest>) throws(APIError) -> GenerationJob {
+        let (request, shared) = (body.own, body.shared)
         try checkModel(request.model)
         if let tools = request.tools, !tools.isEmpty { throw .invalid("'tools' are not supported.", param: "tools") }
         if let format = request.responseFormat, format.type != "text" {
@@ -65,7 +62,7 @@ struct RequestValidator: Sendable {
             throw .invalid("The chat template failed on these messages: \(error)", param: "messages")
         }
         try checkPrompts([prompt], field: "messages")
-        if request.maxTokens != nil && request.maxCompletionTokens != nil {
+        if shared.maxTokens != nil && request.maxCompletionTokens != nil {
             throw .invalid("Give 'max_completion_tokens' or 'max_tokens', not both.", param: "max_tokens")
         }
         let topLogprobs: Int?
@@ -81,17 +78,13 @@ struct RequestValidator: Sendable {
         default:
             topLogprobs = nil
         }
-        let fields = SamplingFields(
-            maxTokens: request.maxCompletionTokens ?? request.maxTokens,
-            maxTokensField: request.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
-            defaultMaxTokens: nil, temperature: request.temperature, topP: request.topP, topK: request.topK,
-            seed: request.seed, stop: request.stop, n: request.n, presencePenalty: request.presencePenalty,
-            frequencyPenalty: request.frequencyPenalty, ignoreEOS: request.ignoreEOS, logitBias: request.logitBias)
-        var (params, n) = try sampling(fields, prompts: [prompt])
+        let maxTokens = request.maxCompletionTokens.map { MaxTokens(value: $0, field: "max_completion_tokens", default: nil) }
+            ?? MaxTokens(value: shared.maxTokens, field: "max_tokens", default: nil)
+        var (params, n) = try sampling(shared, maxTokens: maxTokens, prompts: [prompt])
         params.logprobs = topLogprobs
         return GenerationJob(
             kind: .chat, model: modelName, prompts: [prompt], n: n, params: params,
-            stream: request.stream ?? false, includeUsage: request.streamOptions?.includeUsage ?? false,
+            stream: shared.stream ?? false, includeUsage: shared.streamOptions?.includeUsage ?? false,
             logprobs: topLogprobs)
     }
 
@@ -132,7 +125,9 @@ struct RequestValidator: Sendable {
         }
     }
 
-    private func sampling(_ fields: SamplingFields, prompts: [[Int]]) throws(APIError) -> (SamplingParams, n: Int) {
+    private func sampling(
+        _ fields: SharedRequestFields, maxTokens requested: MaxTokens, prompts: [[Int]]
+    ) throws(APIError) -> (SamplingParams, n: Int) {
         let n = fields.n ?? 1
         guard (1...Self.maxChoices).contains(n) else {
             throw .invalid("'n' must be between 1 and \(Self.maxChoices), got \(n).", param: "n")
@@ -159,15 +154,15 @@ struct RequestValidator: Sendable {
 
         let longest = prompts.map(\.count).max() ?? 0
         let room = maxSequenceLength - longest
-        let maxTokens = fields.maxTokens ?? fields.defaultMaxTokens.map { min($0, room) } ?? room
+        let maxTokens = requested.value ?? requested.default.map { min($0, room) } ?? room
         guard maxTokens >= 1 else {
-            throw .invalid("'\(fields.maxTokensField)' must be at least 1, got \(maxTokens).", param: fields.maxTokensField)
+            throw .invalid("'\(requested.field)' must be at least 1, got \(maxTokens).", param: requested.field)
         }
         guard maxTokens <= room else {
             throw .invalid(
                 "This model's maximum context length is \(maxSequenceLength) tokens: the prompt has \(longest), "
-                    + "so '\(fields.maxTokensField)' can be at most \(room), got \(maxTokens).",
-                param: fields.maxTokensField, code: "context_length_exceeded")
+                    + "so '\(requested.field)' can be at most \(room), got \(maxTokens).",
+                param: requested.field, code: "context_length_exceeded")
         }
         let seed = fields.seed.map { UInt64(bitPattern: Int64($0)) } ?? UInt64.random(in: .min ... .max)
         let params = SamplingParams(
@@ -177,20 +172,10 @@ struct RequestValidator: Sendable {
     }
 }
 
-/// The sampling fields both endpoints share.
-private struct SamplingFields {
-    var maxTokens: Int?
-    var maxTokensField: String
+/// The output length a request asked for, and under which name.
+private struct MaxTokens {
+    var value: Int?
+    var field: String
     /// Nil: as many as the context leaves.
-    var defaultMaxTokens: Int?
-    var temperature: Double?
-    var topP: Double?
-    var topK: Int?
-    var seed: Int?
-    var stop: StopInput?
-    var n: Int?
-    var presencePenalty: Double?
-    var frequencyPenalty: Double?
-    var ignoreEOS: Bool?
-    var logitBias: [String: Double]?
+    var `default`: Int?
 }

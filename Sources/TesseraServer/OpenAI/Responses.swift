@@ -1,4 +1,5 @@
-/// Response bodies of the OpenAI API. Optional fields left nil are omitted.
+/// Response bodies of the OpenAI API. Optional fields left nil are omitted; those marked
+/// `@NullWhenNil` are sent as null.
 
 struct Usage: Encodable, Sendable {
     var promptTokens: Int
@@ -23,19 +24,10 @@ struct CompletionResponse: Encodable {
     struct Choice: Encodable {
         var index: Int
         var text: String
-        var logprobs: CompletionLogprobs?
-        var finishReason: String?
+        @NullWhenNil var logprobs: CompletionLogprobs?
+        @NullWhenNil var finishReason: String?
 
         enum CodingKeys: String, CodingKey { case index, text, logprobs, finishReason = "finish_reason" }
-
-        /// `finish_reason` and `logprobs` are sent as null while unknown, as OpenAI does.
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(index, forKey: .index)
-            try container.encode(text, forKey: .text)
-            try container.encode(logprobs, forKey: .logprobs)
-            try container.encode(finishReason, forKey: .finishReason)
-        }
     }
 
     var id: String
@@ -69,18 +61,10 @@ struct ChatCompletionResponse: Encodable {
     struct Choice: Encodable {
         var index: Int
         var message: Message
-        var logprobs: ChatLogprobs?
-        var finishReason: String?
+        @NullWhenNil var logprobs: ChatLogprobs?
+        @NullWhenNil var finishReason: String?
 
         enum CodingKeys: String, CodingKey { case index, message, logprobs, finishReason = "finish_reason" }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(index, forKey: .index)
-            try container.encode(message, forKey: .message)
-            try container.encode(logprobs, forKey: .logprobs)
-            try container.encode(finishReason, forKey: .finishReason)
-        }
     }
 
     var id: String
@@ -100,18 +84,10 @@ struct ChatCompletionChunk: Encodable {
     struct Choice: Encodable {
         var index: Int
         var delta: Delta
-        var logprobs: ChatLogprobs?
-        var finishReason: String?
+        @NullWhenNil var logprobs: ChatLogprobs?
+        @NullWhenNil var finishReason: String?
 
         enum CodingKeys: String, CodingKey { case index, delta, logprobs, finishReason = "finish_reason" }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(index, forKey: .index)
-            try container.encode(delta, forKey: .delta)
-            try container.encode(logprobs, forKey: .logprobs)
-            try container.encode(finishReason, forKey: .finishReason)
-        }
     }
 
     var id: String

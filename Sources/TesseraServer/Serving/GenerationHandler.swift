@@ -22,13 +22,13 @@ struct GenerationHandler: Sendable {
 
     func completions(_ request: Request) async throws -> Response {
         try await handle(request, endpoint: "/v1/completions", prefix: "cmpl") { body throws(APIError) in
-            try validator.job(RequestDecoding.decode(CompletionRequest.self, from: body))
+            try validator.job(RequestDecoding.decode(RequestBody<CompletionRequest>.self, from: body))
         }
     }
 
     func chatCompletions(_ request: Request) async throws -> Response {
         try await handle(request, endpoint: "/v1/chat/completions", prefix: "chatcmpl") { body throws(APIError) in
-            try validator.job(RequestDecoding.decode(ChatCompletionRequest.self, from: body))
+            try validator.job(RequestDecoding.decode(RequestBody<ChatCompletionRequest>.self, from: body))
         }
     }
 
