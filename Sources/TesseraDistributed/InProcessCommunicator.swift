@@ -2,7 +2,7 @@
 /// the sender's buffer into the receiver's; only all-reduce goes through a shared buffer
 /// (each rank sums `1/size` of the elements into it, then every rank copies the whole sum).
 public struct InProcessCommunicator: Communicator {
-    public let group: InProcessGroup
+    package let group: InProcessGroup
     public let rank: Int
 
     public var size: Int { group.size }

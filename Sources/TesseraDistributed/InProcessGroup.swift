@@ -20,10 +20,10 @@ import Foundation
 /// After an abort every arrival throws; departure never does, because by then every rank is
 /// known to be copying and will arrive, and leaving early could free a buffer being read.
 /// A group is single-use after an abort.
-public final class InProcessGroup: @unchecked Sendable {
-    public let size: Int
+package final class InProcessGroup: @unchecked Sendable {
+    package let size: Int
     /// World ranks of the members, `members[localRank]`, used to name ranks in errors.
-    public let members: [Int]
+    package let members: [Int]
     let domain: AbortDomain
 
     private let condition = NSCondition()
@@ -41,7 +41,7 @@ public final class InProcessGroup: @unchecked Sendable {
     private var scratchCapacity = 0
 
     /// A standalone group whose members are world ranks `0..<size`.
-    public convenience init(size: Int) {
+    package convenience init(size: Int) {
         self.init(members: Array(0..<size), domain: AbortDomain())
     }
 
@@ -63,7 +63,7 @@ public final class InProcessGroup: @unchecked Sendable {
     }
 
     /// The handle rank `rank` (`0..<size`) uses to take part in collectives.
-    public func communicator(rank: Int) -> InProcessCommunicator {
+    package func communicator(rank: Int) -> InProcessCommunicator {
         precondition(rank >= 0 && rank < size, "rank \(rank) outside 0..<\(size)")
         return InProcessCommunicator(group: self, rank: rank)
     }
@@ -71,12 +71,12 @@ public final class InProcessGroup: @unchecked Sendable {
     /// Fails this group and every group built with it (see ``InProcessWorld``): all pending
     /// and later collectives throw ``CommunicatorError/aborted(rank:cause:)`` naming
     /// `rank` (a world rank) and `error`. Only the first abort's cause is kept.
-    public func abort(rank: Int, error: any Error) {
+    package func abort(rank: Int, error: any Error) {
         domain.abort(rank: rank, error: error)
     }
 
     /// The first failure of this group's domain, if any.
-    public var failure: (rank: Int, error: any Error)? {
+    package var failure: (rank: Int, error: any Error)? {
         domain.cause.map { ($0.rank, $0.error) }
     }
 

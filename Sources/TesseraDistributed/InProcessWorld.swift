@@ -5,9 +5,9 @@
 public final class InProcessWorld: RankWorld {
     public let grid: RankGrid
     /// All ranks.
-    public let tpGroup: InProcessGroup
+    package let tpGroup: InProcessGroup
     /// One per grid row; CP group g's local rank c is world rank `g * cp + c`.
-    public let cpGroups: [InProcessGroup]
+    package let cpGroups: [InProcessGroup]
     let domain: AbortDomain
 
     public init(grid: RankGrid) {

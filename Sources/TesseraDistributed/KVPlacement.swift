@@ -4,17 +4,17 @@
 /// (positions `[k*I, (k+1)*I)`) goes to rank `k % cp`. A rank stores its tokens densely in
 /// position order, so position `p` lands at local index `(p / (I*cp)) * I + p % I` on rank
 /// `(p / I) % cp`.
-public struct KVPlacement: Sendable, Equatable {
-    public let cp: Int
-    public let interleave: Int
+package struct KVPlacement: Sendable, Equatable {
+    package let cp: Int
+    package let interleave: Int
 
-    public init(cp: Int, interleave: Int = 1) {
+    package init(cp: Int, interleave: Int = 1) {
         precondition(cp >= 1 && interleave >= 1, "cp=\(cp) and interleave=\(interleave) must be >= 1")
         self.cp = cp
         self.interleave = interleave
     }
 
-    public init(_ config: ParallelConfig) {
+    package init(_ config: ParallelConfig) {
         self.init(cp: config.cp, interleave: config.cpInterleave)
     }
 
@@ -23,26 +23,26 @@ public struct KVPlacement: Sendable, Equatable {
 
     /// CP rank that stores position `position`.
     @inline(__always)
-    public func owner(of position: Int) -> Int {
+    package func owner(of position: Int) -> Int {
         (position / interleave) % cp
     }
 
     /// Index of `position` among the tokens its owner stores.
     @inline(__always)
-    public func localIndex(of position: Int) -> Int {
+    package func localIndex(of position: Int) -> Int {
         (position / round) * interleave + position % interleave
     }
 
     /// Inverse of ``localIndex(of:)``: the position stored at `localIndex` on `rank`.
     @inline(__always)
-    public func position(localIndex: Int, rank: Int) -> Int {
+    package func position(localIndex: Int, rank: Int) -> Int {
         (localIndex / interleave) * round + rank * interleave + localIndex % interleave
     }
 
     /// Tokens that CP rank `rank` stores of a sequence of `length` tokens: `interleave` per
     /// complete round, plus its share of the incomplete last round. Ranks past the end of
     /// that round get nothing from it (no phantom token when `length` is a multiple of `cp`).
-    public func localLength(of length: Int, rank: Int) -> Int {
+    package func localLength(of length: Int, rank: Int) -> Int {
         precondition(rank >= 0 && rank < cp, "CP rank \(rank) outside 0..<\(cp)")
         let rounds = length / round
         let rest = length % round
@@ -53,14 +53,14 @@ public struct KVPlacement: Sendable, Equatable {
     /// block: the owner's `localIndex / blockSize`-th block of `blockTable`, at offset
     /// `localIndex % blockSize`. The same block table serves every rank of the group.
     @inline(__always)
-    public func slot(of position: Int, blockTable: [Int], blockSize: Int) -> Int {
+    package func slot(of position: Int, blockTable: [Int], blockSize: Int) -> Int {
         let local = localIndex(of: position)
         return blockTable[local / blockSize] * blockSize + local % blockSize
     }
 
     /// Tokens one logical block (one entry of the shared block table) holds across the
     /// group: `blockSize` on each of the `cp` ranks.
-    public func tokensPerLogicalBlock(blockSize: Int) -> Int { blockSize * cp }
+    package func tokensPerLogicalBlock(blockSize: Int) -> Int { blockSize * cp }
 
     /// Logical blocks (entries of the shared block table) a sequence of `length` tokens
     /// needs: `ceil(length / tokensPerLogicalBlock(blockSize:))`.
@@ -74,7 +74,7 @@ public struct KVPlacement: Sendable, Equatable {
     /// table covers positions `[j*blockSize*cp, (j+1)*blockSize*cp)` on every rank.)
     /// Without that divisibility it breaks: `I = 3, blockSize = 4, cp = 2, length = 8` puts
     /// positions 0-2 and 6-7 on rank 0, five tokens, two blocks, but the formula says one.
-    public func logicalBlocks(for length: Int, blockSize: Int) -> Int {
+    package func logicalBlocks(for length: Int, blockSize: Int) -> Int {
         precondition(blockSize % interleave == 0, "interleave=\(interleave) must divide block_size=\(blockSize)")
         let tokens = tokensPerLogicalBlock(blockSize: blockSize)
         return (length + tokens - 1) / tokens

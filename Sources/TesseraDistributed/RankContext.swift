@@ -50,7 +50,7 @@ public struct RankContext: Sendable {
     public var grid: RankGrid { RankGrid(parallel) }
     /// This rank's place in its CP group, which selects its slice of every sequence.
     public var cpRank: Int { cp.rank }
-    public var placement: KVPlacement { KVPlacement(parallel) }
+    package var placement: KVPlacement { KVPlacement(parallel) }
 }
 
 /// How the ranks of a CP group combine their context partials (DESIGN.md, "One attention step").

@@ -66,7 +66,7 @@ public struct RankGrid: Sendable, Equatable {
     }
 
     /// Everything about one rank at once.
-    public func info(of rank: Int) -> RankInfo {
+    package func info(of rank: Int) -> RankInfo {
         RankInfo(
             rank: rank, cpGroup: cpGroupIndex(of: rank), cpRank: cpRank(of: rank),
             queryHeads: queryHeads(of: rank), kvHeads: kvHeads(of: rank))
@@ -78,10 +78,10 @@ public struct RankGrid: Sendable, Equatable {
 }
 
 /// One rank's place in a ``RankGrid``.
-public struct RankInfo: Sendable, Equatable {
-    public let rank: Int
-    public let cpGroup: Int
-    public let cpRank: Int
-    public let queryHeads: Range<Int>
-    public let kvHeads: Range<Int>
+package struct RankInfo: Sendable, Equatable {
+    package let rank: Int
+    package let cpGroup: Int
+    package let cpRank: Int
+    package let queryHeads: Range<Int>
+    package let kvHeads: Range<Int>
 }

@@ -7,13 +7,13 @@ import Foundation
 /// have ended it rethrows the first error thrown, not those consequences. No thread is
 /// left running when it returns or throws, provided each rank's own code ends once its
 /// collectives fail.
-public enum RankLauncher {
+package enum RankLauncher {
     /// Stack of each rank thread. Model code on a rank thread may keep large values on the
     /// stack; secondary threads default to less than the main thread on some platforms.
-    public static let defaultStackSize = 16 << 20
+    package static let defaultStackSize = 16 << 20
 
     /// Runs `body` on `size` threads sharing a new ``InProcessGroup``; results in rank order.
-    public static func run<T: Sendable>(
+    package static func run<T: Sendable>(
         size: Int, stackSize: Int = defaultStackSize,
         _ body: @escaping @Sendable (InProcessCommunicator) throws -> T
     ) throws -> [T] {
@@ -21,7 +21,7 @@ public enum RankLauncher {
     }
 
     /// Runs `body` for each rank of an existing `group` (for tests that abort it from outside).
-    public static func run<T: Sendable>(
+    package static func run<T: Sendable>(
         group: InProcessGroup, stackSize: Int = defaultStackSize,
         _ body: @escaping @Sendable (InProcessCommunicator) throws -> T
     ) throws -> [T] {
@@ -32,7 +32,7 @@ public enum RankLauncher {
 
     /// Runs `body` on one thread per rank `world` hosts, each with its TP and CP communicators;
     /// results in the order of `world.hostedRanks`.
-    public static func run<World: RankWorld, T: Sendable>(
+    package static func run<World: RankWorld, T: Sendable>(
         world: World, stackSize: Int = defaultStackSize,
         _ body: @escaping @Sendable (RankCommunicators<World.Comm>) throws -> T
     ) throws -> [T] {

@@ -7,42 +7,42 @@ import Foundation
 /// a few copies, instead of a separate path that the parallel tests would not cover.
 /// Argument checks and fail-stop behaviour are those of the protocol: after ``abort(_:)`` every
 /// collective throws ``CommunicatorError/aborted(rank:cause:)``.
-public struct SingleRankCommunicator: Communicator {
+package struct SingleRankCommunicator: Communicator {
     private let state = AbortState()
 
-    public init() {}
+    package init() {}
 
-    public var rank: Int { 0 }
-    public var size: Int { 1 }
+    package var rank: Int { 0 }
+    package var size: Int { 1 }
 
-    public func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
+    package func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
         try check(recv.count == send.count, "allGather: recv holds \(recv.count) floats, needs size x send = 1 x \(send.count)")
         copy(send, into: recv)
     }
 
-    public func reduceScatter(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
+    package func reduceScatter(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
         try check(send.count == recv.count, "reduceScatter: send holds \(send.count) floats, needs size x recv = 1 x \(recv.count)")
         copy(send, into: recv)
     }
 
-    public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
+    package func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
         try check(true, "")
     }
 
-    public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws(CommunicatorError) {
+    package func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws(CommunicatorError) {
         try check(root == 0, "broadcast: root \(root) outside 0..<1")
     }
 
-    public func allToAll(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
+    package func allToAll(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
         try check(send.count == recv.count, "allToAll: send holds \(send.count) floats and recv \(recv.count); both must be the same multiple of size=1")
         copy(send, into: recv)
     }
 
-    public func barrier() throws(CommunicatorError) {
+    package func barrier() throws(CommunicatorError) {
         try check(true, "")
     }
 
-    public func abort(_ error: any Error) {
+    package func abort(_ error: any Error) {
         state.abort(error)
     }
 

@@ -23,7 +23,7 @@ public final class ModelRunner: StepExecutor, @unchecked Sendable {
     public let cpCombine: CPCombine
     /// Per hosted rank (rank 0 first where it is hosted): seconds spent inside collectives,
     /// waiting for the other ranks included.
-    public let communicationClocks: [CommunicationClock]
+    package let communicationClocks: [CommunicationClock]
     private let board: StepBoard
     private let lock = NSLock()
 

@@ -13,17 +13,17 @@ import TesseraDistributed
 /// - Vocabulary: rows of the embedding and LM head in chunks of `ceil(vocab / tp)`, the last
 ///   rank(s) holding fewer (49152 over 9 ranks: eight of 5462, one of 5456). Equal chunks keep
 ///   the logits all-gather a plain collective of equal parts; padding rows are zeros.
-public struct RankShards: Sendable, Equatable {
-    public let rank: Int
-    public let tp: Int
-    public let queryHeads: Range<Int>
-    public let kvHeads: Range<Int>
-    public let intermediate: Range<Int>
+package struct RankShards: Sendable, Equatable {
+    package let rank: Int
+    package let tp: Int
+    package let queryHeads: Range<Int>
+    package let kvHeads: Range<Int>
+    package let intermediate: Range<Int>
     /// Vocabulary rows this rank stores; `vocabChunk` rows in the all-gather, the tail padding.
-    public let vocab: Range<Int>
-    public let vocabChunk: Int
+    package let vocab: Range<Int>
+    package let vocabChunk: Int
 
-    public init(model: ModelConfig, parallel: ParallelConfig, rank: Int) throws(ShardingError) {
+    package init(model: ModelConfig, parallel: ParallelConfig, rank: Int) throws(ShardingError) {
         guard model.numHeads == parallel.numHeads, model.numKVHeads == parallel.numKVHeads else {
             throw .modelMismatch(modelHeads: model.numHeads, modelKVHeads: model.numKVHeads,
                                  parallelHeads: parallel.numHeads, parallelKVHeads: parallel.numKVHeads)
@@ -48,7 +48,7 @@ public struct RankShards: Sendable, Equatable {
     }
 
     /// Part `index` of `0..<count` cut into `parts` consecutive ranges whose sizes differ by at most one.
-    public static func balancedSplit(_ count: Int, parts: Int, index: Int) -> Range<Int> {
+    package static func balancedSplit(_ count: Int, parts: Int, index: Int) -> Range<Int> {
         (index * count / parts)..<((index + 1) * count / parts)
     }
 }

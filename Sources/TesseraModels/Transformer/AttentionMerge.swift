@@ -11,29 +11,29 @@ import Foundation
 /// An empty slice has `lse_p = -inf` and weight 0 (its output is never read, so it may hold
 /// anything); when every slice is empty the output is 0 and `lse = -inf`. LSEs must be finite
 /// or `-inf`. All arithmetic is f32.
-public enum AttentionMerge {
+package enum AttentionMerge {
     /// What the merge of a set of LSEs needs: their max `m` and `sum_p exp(lse_p - m)`.
     ///
     /// Weights are formed as `exp(lse_p - m) / sum` rather than `exp(lse_p - lse)`: the
     /// difference `lse_p - m` is exact for close values, whereas `lse` rounded to f32 at a
     /// magnitude like 1e4 is off by 1e-3, which would skew every weight by as much.
-    public struct Normaliser: Sendable, Equatable {
-        public let max: Float
-        public let sum: Float
+    package struct Normaliser: Sendable, Equatable {
+        package let max: Float
+        package let sum: Float
 
         /// The combined natural-log LSE, `-inf` when every part is empty.
-        public var lse: Float { sum > 0 ? max + logf(sum) : -.infinity }
+        package var lse: Float { sum > 0 ? max + logf(sum) : -.infinity }
 
         /// Weight of a part with LSE `lse` in the merged output; 0 for an empty part.
         @inline(__always)
-        public func weight(of lse: Float) -> Float {
+        package func weight(of lse: Float) -> Float {
             lse > -.infinity && sum > 0 ? expf(lse - max) / sum : 0
         }
     }
 
     /// The normaliser of `count` LSEs `stride` apart.
     @inline(__always)
-    public static func normaliser(_ lses: UnsafePointer<Float>, stride: Int = 1, count: Int) -> Normaliser {
+    package static func normaliser(_ lses: UnsafePointer<Float>, stride: Int = 1, count: Int) -> Normaliser {
         var m = -Float.infinity
         for p in 0..<count { m = Swift.max(m, lses[p * stride]) }
         guard m > -.infinity else { return Normaliser(max: m, sum: 0) }
@@ -49,7 +49,7 @@ public enum AttentionMerge {
     /// `outputs + p * partStride + r * dim` with LSE `lses[p * lseStride + r]`; rows are
     /// (token, head) pairs. Writes the merged rows to `into + r * dim` (which may alias part 0)
     /// and, when given, the merged LSEs to `lseOut[r]`.
-    public static func merge(
+    package static func merge(
         outputs: UnsafePointer<Float>, partStride: Int,
         lses: UnsafePointer<Float>, lseStride: Int,
         parts: Int, rows: Int, dim: Int,
@@ -83,7 +83,7 @@ public enum AttentionMerge {
 
     /// Array form for callers off the hot path: merges partial outputs (each `dim` values) by
     /// their LSEs.
-    public static func merge(outputs: [[Float]], lses: [Float]) -> (output: [Float], lse: Float) {
+    package static func merge(outputs: [[Float]], lses: [Float]) -> (output: [Float], lse: Float) {
         precondition(outputs.count == lses.count, "\(outputs.count) outputs but \(lses.count) LSEs")
         let dim = outputs.first?.count ?? 0
         precondition(outputs.allSatisfy { $0.count == dim }, "partial outputs differ in length")

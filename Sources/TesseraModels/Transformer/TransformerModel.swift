@@ -17,7 +17,7 @@ public final class TransformerModel: @unchecked Sendable {
     public let config: ModelConfig
     public let rank: RankContext
     /// What this rank holds of each weight.
-    public let shards: RankShards
+    package let shards: RankShards
     let weights: TransformerWeights
     let attention: Attention
     let inverseFrequencies: [Float]
