@@ -2,8 +2,8 @@
 
 1. Decode step time at 8k/16k/32k context on DESIGN.md's reference shape (Qwen3-0.6B, 1 KV
    head, dummy weights, bf16 KV), tp=2 cp=1 and cp=2: `tessera bench-decode` with two rank
-   threads, then the same command under `mpirun -np 2`. Each prints its method, its table and
-   the resident memory of the process that printed it.
+   threads, then the same command under `mpirun -np 2`, one run per cp. Each prints its method,
+   its table and the resident memory of the process that printed it (rank 0's under mpirun).
 2. The latency of one small all-gather, processes against threads (`tessera-mpi-check --latency`).
 3. Idle CPU: `tessera serve` under `mpirun -np 4` with no requests; CPU seconds each rank
    process uses over 20 s (from /proc/<pid>/stat), as a share of one core.
@@ -71,10 +71,19 @@ def main() -> None:
     parser.add_argument("--tessera", default=str(ROOT / ".build" / "release" / "tessera"))
     parser.add_argument("--contexts", default="8192,16384,32768")
     args = parser.parse_args()
-    decode = [args.tessera, "bench-decode", "--model", str(ROOT / "examples" / "qwen3-0.6b-1kv"), "--load-format",
-              "dummy", "-tp", "2", "--cp-sizes", "1,2", "--contexts", args.contexts]
-    run("Decode, ranks as 2 threads of one process", decode)
-    run("Decode, ranks as 2 processes (mpirun -np 2)", ["mpirun", "-np", "2", *decode])
+    # One process (or job) per configuration, so that each resident-memory figure is that
+    # configuration's alone (freed memory is not always returned to the system).
+    resident = {}
+    for cp in (1, 2):
+        decode = [args.tessera, "bench-decode", "--model", str(ROOT / "examples" / "qwen3-0.6b-1kv"), "--load-format",
+                  "dummy", "-tp", "2", "--cp-sizes", str(cp), "--contexts", args.contexts]
+        for kind, prefix in (("2 threads of one process", []), ("2 processes (mpirun -np 2)", ["mpirun", "-np", "2"])):
+            out = run(f"Decode cp={cp}, ranks as {kind}", [*prefix, *decode])
+            match = re.search(r"resident memory of this process[^:]*: ([\d.]+ \w+); KV slice per rank: ([\d.]+ \w+)", out)
+            resident[(cp, kind)] = match.groups() if match else ("?", "?")
+    print("\n## Resident memory of rank 0's process after filling the cache (same tokens at cp=1 and cp=2)")
+    for (cp, kind), (rss, kv) in resident.items():
+        print(f"cp={cp}, {kind}: {rss} resident, KV slice per rank {kv}")
     check = str(Path(args.tessera).parent / "tessera-mpi-check")
     for np in (2, 4):
         run(f"Small all-gather, {np} ranks", ["mpirun", "-np", str(np), check, "--latency"])
