@@ -257,3 +257,23 @@ def test_a_kv_slice_that_cannot_be_allocated_fails_the_start_with_the_reason():
     result = run(mpirun(2, BIN, "generate", "--model", TINY, "-tp", "2", "--kv-cache-memory", "64TiB", "hi"))
     assert result.returncode != 0
     assert "cannot allocate the KV cache: rank 0's slice of 64.00 TiB exceeds this machine's" in result.stderr, result.stderr
+
+
+def test_chat_under_mpirun_reads_rank_zeros_input_like_thread_ranks():
+    """`mpirun` hands standard input to rank 0, the only rank that reads it."""
+    def chat(prefix: list[str]) -> subprocess.CompletedProcess:
+        cmd = [*prefix, BIN, "chat", "-tp", "3", "-q", "--max-tokens", "16"]
+        return subprocess.run(cmd, input="What is the capital of France?\n/exit\n", capture_output=True, text=True,
+                              timeout=JOB_TIMEOUT + 30, env=ENV)
+    threads, processes = chat([]), chat(mpirun(3))
+    assert threads.returncode == 0 and processes.returncode == 0, processes.stderr[-2000:]
+    assert "Paris" in processes.stdout
+    assert processes.stdout == threads.stdout
+
+
+def test_bench_under_mpirun_runs_its_workload():
+    result = run(mpirun(3, BIN, "bench", "-tp", "3", "--num-prompts", "6", "--input-len", "16", "--output-len", "8",
+                        "--concurrency", "3", "--json", "--quiet"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout)
+    assert report["requests"] == 6 and report["output_tokens"] == 6 * 8, report
