@@ -23,28 +23,23 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         self.comm = comm
         self.worldRank = worldRank
         MPI_Comm_set_errhandler(comm, tessera_mpi_errors_return())
-        var rank: Int32 = 0
-        var size: Int32 = 0
-        try MPIRuntime.check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank")
-        try MPIRuntime.check(MPI_Comm_size(comm, &size), "MPI_Comm_size")
-        self.rank = Int(rank)
-        self.size = Int(size)
+        (rank, size) = try MPIRuntime.rankAndSize(of: comm)
     }
 
     public func allGather(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
         let n = send.count
-        try require(recv.count == size * n, "allGather: recv holds \(recv.count) floats, needs size x send = \(size) x \(n)")
-        try run("MPI_Allgather") {
+        require(recv.count == size * n, "allGather: recv holds \(recv.count) floats, needs size x send = \(size) x \(n)")
+        run("MPI_Allgather") {
             MPI_Allgather(send.baseAddress, Int32(n), tessera_mpi_float(), recv.baseAddress, Int32(n), tessera_mpi_float(), comm)
         }
     }
 
     public func reduceScatter(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
         let n = recv.count
-        try require(send.count == size * n, "reduceScatter: send holds \(send.count) floats, needs size x recv = \(size) x \(n)")
+        require(send.count == size * n, "reduceScatter: send holds \(send.count) floats, needs size x recv = \(size) x \(n)")
         // Chunk `rank` of every rank's input, in rank order, then summed here.
         let gathered = gatheredScratch(count: size * n)
-        try run("MPI_Alltoall") {
+        run("MPI_Alltoall") {
             MPI_Alltoall(send.baseAddress, Int32(n), tessera_mpi_float(), gathered, Int32(n), tessera_mpi_float(), comm)
         }
         sumInRankOrder(gathered, count: n, into: recv.baseAddress)
@@ -53,35 +48,35 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     public func allReduce(_ buffer: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
         let n = buffer.count
         let gathered = gatheredScratch(count: size * n)
-        try run("MPI_Allgather") {
+        run("MPI_Allgather") {
             MPI_Allgather(buffer.baseAddress, Int32(n), tessera_mpi_float(), gathered, Int32(n), tessera_mpi_float(), comm)
         }
         sumInRankOrder(gathered, count: n, into: buffer.baseAddress)
     }
 
     public func broadcast(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws(CommunicatorError) {
-        try require(root >= 0 && root < size, "broadcast: root \(root) outside 0..<\(size)")
-        try run("MPI_Bcast") { MPI_Bcast(buffer.baseAddress, Int32(buffer.count), tessera_mpi_float(), Int32(root), comm) }
+        require(root >= 0 && root < size, "broadcast: root \(root) outside 0..<\(size)")
+        run("MPI_Bcast") { MPI_Bcast(buffer.baseAddress, Int32(buffer.count), tessera_mpi_float(), Int32(root), comm) }
     }
 
     public func allToAll(_ send: UnsafeBufferPointer<Float>, into recv: UnsafeMutableBufferPointer<Float>) throws(CommunicatorError) {
         let total = send.count
-        try require(
+        require(
             total % size == 0 && recv.count == total,
             "allToAll: send holds \(total) floats and recv \(recv.count); both must be the same multiple of size=\(size)")
         let n = Int32(total / size)
-        try run("MPI_Alltoall") {
+        run("MPI_Alltoall") {
             MPI_Alltoall(send.baseAddress, n, tessera_mpi_float(), recv.baseAddress, n, tessera_mpi_float(), comm)
         }
     }
 
     public func barrier() throws(CommunicatorError) {
-        try run("MPI_Barrier") { MPI_Barrier(comm) }
+        run("MPI_Barrier") { MPI_Barrier(comm) }
     }
 
     /// Ends the whole job: an MPI job cannot go on without one of its ranks.
     public func abort(_ error: any Error) {
-        MPIRuntime.abort("tessera: rank \(worldRank) failed: \(error)")
+        MPIRuntime.fail(rank: worldRank, error)
     }
 
     private func gatheredScratch(count: Int) -> UnsafeMutablePointer<Float> {
@@ -104,18 +99,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
-    private func run(_ call: String, _ body: () -> Int32) throws(CommunicatorError) {
-        let code = body()
-        guard code != tessera_mpi_success() else { return }
-        let failure = CommunicatorError.aborted(
-            rank: worldRank, cause: MPIError.call(call, code: code, message: MPIRuntime.errorString(code)))
-        abort(failure)
+    /// A failed call or a wrong argument ends the job (fail-stop), so the collectives never throw.
+    private func run(_ call: String, _ body: () -> Int32) {
+        MPIRuntime.failUnlessSuccess(body(), call, rank: worldRank)
     }
 
-    private func require(_ condition: Bool, _ message: @autoclosure () -> String) throws(CommunicatorError) {
+    private func require(_ condition: Bool, _ message: @autoclosure () -> String) {
         guard !condition else { return }
-        let failure = CommunicatorError.invalidArgument(rank: worldRank, message: message())
-        abort(failure)
+        MPIRuntime.fail(rank: worldRank, CommunicatorError.invalidArgument(rank: worldRank, message: message()))
     }
 }
 #endif

@@ -26,10 +26,15 @@ public enum MPIRuntime {
         }
         // Errors come back as return codes, so that they are reported with the rank that saw them.
         MPI_Comm_set_errhandler(tessera_mpi_comm_world(), tessera_mpi_errors_return())
+        return try rankAndSize(of: tessera_mpi_comm_world())
+    }
+
+    /// This process's rank in `comm` and the number of processes in it.
+    static func rankAndSize(of comm: MPI_Comm?) throws(MPIError) -> (rank: Int, size: Int) {
         var rank: Int32 = 0
         var size: Int32 = 0
-        try check(MPI_Comm_rank(tessera_mpi_comm_world(), &rank), "MPI_Comm_rank")
-        try check(MPI_Comm_size(tessera_mpi_comm_world(), &size), "MPI_Comm_size")
+        try check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank")
+        try check(MPI_Comm_size(comm, &size), "MPI_Comm_size")
         return (Int(rank), Int(size))
     }
 
@@ -45,12 +50,23 @@ public enum MPIRuntime {
         exit(code)
     }
 
+    /// Ends the job because world rank `rank` failed with `error`: the other ranks cannot go on
+    /// without it.
+    static func fail(rank: Int, _ error: any Error) -> Never {
+        abort("tessera: rank \(rank) failed: \(error)")
+    }
+
+    /// Ends the job, naming `call` and the error, when an MPI call on world rank `rank` failed.
+    static func failUnlessSuccess(_ code: Int32, _ call: @autoclosure () -> String, rank: Int) {
+        do { try check(code, call()) } catch { fail(rank: rank, error) }
+    }
+
     static func check(_ code: Int32, _ call: @autoclosure () -> String) throws(MPIError) {
         guard code != tessera_mpi_success() else { return }
         throw .call(call(), code: code, message: errorString(code))
     }
 
-    static func errorString(_ code: Int32) -> String {
+    private static func errorString(_ code: Int32) -> String {
         var buffer = [CChar](repeating: 0, count: Int(MPI_MAX_ERROR_STRING) + 1)
         var length: Int32 = 0
         MPI_Error_string(code, &buffer, &length)

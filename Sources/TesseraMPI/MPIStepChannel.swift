@@ -71,10 +71,7 @@ final class MPIStepChannel: StepChannel, @unchecked Sendable {
 
     /// Ends the job on a failed call: the other processes cannot carry on without this one's steps.
     private func check(_ code: Int32, _ call: String) {
-        guard code != tessera_mpi_success() else { return }
-        let failure = CommunicatorError.aborted(
-            rank: worldRank, cause: MPIError.call(call, code: code, message: MPIRuntime.errorString(code)))
-        MPIRuntime.abort("tessera: rank \(worldRank) failed: \(failure)")
+        MPIRuntime.failUnlessSuccess(code, call, rank: worldRank)
     }
 }
 #endif

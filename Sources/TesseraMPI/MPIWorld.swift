@@ -16,16 +16,13 @@ public final class MPIWorld: RankWorld, @unchecked Sendable {
     /// Builds the groups of `grid`; call on every process after ``MPIRuntime/initialize()``.
     /// Refuses a world whose size is not the grid's.
     public init(grid: RankGrid) throws(MPIError) {
-        var worldRank: Int32 = 0
-        var worldSize: Int32 = 0
         let world = tessera_mpi_comm_world()
-        try MPIRuntime.check(MPI_Comm_rank(world, &worldRank), "MPI_Comm_rank")
-        try MPIRuntime.check(MPI_Comm_size(world, &worldSize), "MPI_Comm_size")
-        guard Int(worldSize) == grid.worldSize else {
-            throw .worldSizeMismatch(worldSize: Int(worldSize), tp: grid.worldSize)
+        let (worldRank, worldSize) = try MPIRuntime.rankAndSize(of: world)
+        guard worldSize == grid.worldSize else {
+            throw .worldSizeMismatch(worldSize: worldSize, tp: grid.worldSize)
         }
         self.grid = grid
-        rank = Int(worldRank)
+        rank = worldRank
         let info = grid.info(of: rank)
         var tpComm = tessera_mpi_comm_null()
         var cpComm = tessera_mpi_comm_null()
@@ -39,10 +36,8 @@ public final class MPIWorld: RankWorld, @unchecked Sendable {
         try MPIRuntime.check(
             MPI_Comm_split_type(world, tessera_mpi_comm_type_shared(), Int32(rank), tessera_mpi_info_null(), &nodeComm),
             "MPI_Comm_split_type")
-        var nodeSize: Int32 = 1
-        try MPIRuntime.check(MPI_Comm_size(nodeComm, &nodeSize), "MPI_Comm_size")
+        ranksOnThisMachine = try MPIRuntime.rankAndSize(of: nodeComm).size
         MPI_Comm_free(&nodeComm)
-        ranksOnThisMachine = Int(nodeSize)
         tp = try MPICommunicator(comm: tpComm, worldRank: rank)
         cp = try MPICommunicator(comm: cpComm, worldRank: rank)
         channel = MPIStepChannel(comm: controlComm, worldRank: rank)
@@ -57,7 +52,7 @@ public final class MPIWorld: RankWorld, @unchecked Sendable {
     }
 
     public func abort(rank: Int, error: any Error) {
-        MPIRuntime.abort("tessera: rank \(rank) failed: \(error)")
+        MPIRuntime.fail(rank: rank, error)
     }
 
     /// Always nil: a failure ends the job (see ``abort(rank:error:)``).

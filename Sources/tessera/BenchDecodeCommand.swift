@@ -84,7 +84,7 @@ struct BenchDecodeCommand: ParsableCommand {
             }
             results[cp] = rows
             if let resident = ResidentMemory.bytes() {
-                let kv = setup.plan.blocksPerRank * blockSize * setup.plan.bytesPerTokenPerRank
+                let kv = setup.plan.usedBytesPerRank
                 print("  resident memory of this process (rank 0\(ProcessRanks.mpiRank == nil ? " and every other rank" : "")): "
                       + "\(MemorySize.format(resident)); KV slice per rank: \(MemorySize.format(kv))")
             }

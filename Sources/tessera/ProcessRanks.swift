@@ -50,17 +50,14 @@ enum ProcessRanks {
         _ model: OpenedModel, parallel: LLM.Parallel, cache: CacheSettings,
         demand: (_ maxModelLen: Int) throws -> CacheDemand, tasks: [RankTask] = []
     ) throws -> RunnerSetup {
-        let setup: RunnerSetup
+        var processRanks: RunnerSetup?
         #if MPI
         if mpiRank != nil {
-            setup = try RunnerSetup.start(
+            processRanks = try RunnerSetup.start(
                 model, parallel: parallel, cache: cache, demand: demand, tasks: tasks, world: { try MPIWorld(grid: $0) })
-        } else {
-            setup = try RunnerSetup.start(model, parallel: parallel, cache: cache, demand: demand, tasks: tasks)
         }
-        #else
-        setup = try RunnerSetup.start(model, parallel: parallel, cache: cache, demand: demand, tasks: tasks)
         #endif
+        let setup = try processRanks ?? RunnerSetup.start(model, parallel: parallel, cache: cache, demand: demand, tasks: tasks)
         runners.withLock { $0.append(setup.runner) }
         return setup
     }

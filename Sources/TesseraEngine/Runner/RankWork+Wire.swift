@@ -29,12 +29,7 @@ extension RankWork {
             words += [Tag.task.rawValue, Int64(index)]
             append(arguments, to: &words)
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(words.count * 8)
-        for word in words {
-            withUnsafeBytes(of: word.littleEndian) { bytes += $0 }
-        }
-        return bytes
+        return bytes(of: words)
     }
 
     static func decode(_ bytes: [UInt8]) throws(RunnerError) -> RankWork? {
@@ -66,6 +61,28 @@ extension RankWork {
         words.append(Int64(values.count))
         for value in values { words.append(Int64(value)) }
     }
+}
+
+/// The first message of a multi-process run, before any step: rank 0's KV block count, which
+/// every rank allocates (one word, in the steps' encoding).
+enum BlockCountMessage {
+    static func encode(_ blocks: Int) -> [UInt8] { bytes(of: [Int64(blocks)]) }
+
+    static func decode(_ bytes: [UInt8]) throws(RunnerError) -> Int {
+        var reader = try WordReader(bytes)
+        let blocks = try reader.int()
+        guard reader.atEnd, blocks >= 0 else { throw .malformedStep("expected the block count from rank 0") }
+        return blocks
+    }
+}
+
+private func bytes(of words: [Int64]) -> [UInt8] {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(words.count * 8)
+    for word in words {
+        withUnsafeBytes(of: word.littleEndian) { bytes += $0 }
+    }
+    return bytes
 }
 
 /// Reads the integers of a step, refusing truncated or nonsensical input.

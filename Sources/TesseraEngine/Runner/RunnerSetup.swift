@@ -67,7 +67,7 @@ public struct RunnerSetup: Sendable {
         let plan: KVCapacityPlan
         if world.hostedRanks.contains(0) {
             plan = try capacityPlan(model.config, config, cache: cache, demand: try demand(maxModelLen), maxModelLen: maxModelLen)
-            try world.stepChannel?.send(withUnsafeBytes(of: Int64(plan.blocksPerRank).littleEndian) { Array($0) })
+            try world.stepChannel?.send(BlockCountMessage.encode(plan.blocksPerRank))
         } else {
             plan = try planFromRankZero(model.config, config, cache: cache, channel: world.stepChannel, maxModelLen: maxModelLen)
         }
@@ -89,11 +89,7 @@ public struct RunnerSetup: Sendable {
         // Without a budget the cache is sized for the request: report concurrency at its length.
         let reportedLength = cache.budgetBytesPerRank == nil ? longest : maxModelLen
         let budget = try cache.budgetBytesPerRank
-            ?? oneSequence * max(1, demand.sequences) * cache.blockSize
-            * KVCapacityPlan(
-                model: model, parallel: parallel, budgetBytesPerRank: 0,
-                kvElementBytes: cache.dtype.bytesPerElement, maxModelLen: reportedLength
-            ).bytesPerTokenPerRank
+            ?? oneSequence * max(1, demand.sequences) * bytesPerBlock(model, parallel, cache: cache)
         let plan = try KVCapacityPlan(
             model: model, parallel: parallel, budgetBytesPerRank: budget,
             kvElementBytes: cache.dtype.bytesPerElement, maxModelLen: reportedLength)
@@ -107,7 +103,7 @@ public struct RunnerSetup: Sendable {
     /// against its physical memory) before any rank allocates it: a rank that would otherwise
     /// be killed mid-allocation fails the start with the reason instead.
     private static func checkMemory(_ plan: KVCapacityPlan, ranks: [Int]) throws {
-        let perRank = plan.blocksPerRank * plan.blockSize * plan.bytesPerTokenPerRank
+        let perRank = plan.usedBytesPerRank
         let physical = ProcessInfo.processInfo.physicalMemory
         guard UInt64(perRank) * UInt64(ranks.count) <= physical else {
             throw RunnerSetupError.kvSliceDoesNotFit(bytesPerRank: perRank, ranks: ranks, physicalBytes: physical)
@@ -118,17 +114,19 @@ public struct RunnerSetup: Sendable {
     private static func planFromRankZero(
         _ model: ModelConfig, _ parallel: ParallelConfig, cache: CacheSettings, channel: (any StepChannel)?, maxModelLen: Int
     ) throws -> KVCapacityPlan {
-        guard let message = try channel?.receive(), message.count == 8 else {
-            throw RunnerError.malformedStep("expected the block count from rank 0")
-        }
-        let blocks = Int(Int64(littleEndian: message.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }))
-        let bytesPerToken = try KVCapacityPlan(
-            model: model, parallel: parallel, budgetBytesPerRank: 0,
-            kvElementBytes: cache.dtype.bytesPerElement, maxModelLen: maxModelLen
-        ).bytesPerTokenPerRank
+        guard let channel else { throw RunnerError.malformedStep("expected the block count from rank 0") }
+        let blocks = try BlockCountMessage.decode(try channel.receive())
         return try KVCapacityPlan(
-            model: model, parallel: parallel, budgetBytesPerRank: blocks * cache.blockSize * bytesPerToken,
+            model: model, parallel: parallel, budgetBytesPerRank: blocks * bytesPerBlock(model, parallel, cache: cache),
             kvElementBytes: cache.dtype.bytesPerElement, maxModelLen: maxModelLen)
+    }
+
+    /// Bytes one KV block takes on one rank.
+    private static func bytesPerBlock(_ model: ModelConfig, _ parallel: ParallelConfig, cache: CacheSettings) throws -> Int {
+        let perToken = try KVCapacityPlan(
+            model: model, parallel: parallel, budgetBytesPerRank: 0, kvElementBytes: cache.dtype.bytesPerElement, maxModelLen: 1
+        ).bytesPerTokenPerRank
+        return cache.blockSize * perToken
     }
 }
 
