@@ -6,6 +6,10 @@ extension ModelConfig {
     /// when the file has no `output.weight`.
     public init(gguf file: GGUFFile) throws {
         let arch = try file.architectureName()
+        if arch == Architecture.deepseek2.rawValue {
+            try self.init(deepSeekGGUF: file)
+            return
+        }
         guard let architecture = Architecture(rawValue: arch) else {
             throw ModelFileError.unsupportedArchitecture(file: file.path, architecture: arch)
         }

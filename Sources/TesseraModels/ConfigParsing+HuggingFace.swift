@@ -23,6 +23,10 @@ extension ModelConfig {
     public init(huggingFaceConfigJSON data: Data, file: String) throws {
         let json = try HFConfigJSON(data: data, file: file)
         let modelType = try json.string("model_type")
+        if modelType == "deepseek_v2" || modelType == "deepseek_v3" {
+            try self.init(deepSeekJSON: json, modelType: modelType)
+            return
+        }
         let architecture: Architecture
         switch modelType {
         case "llama", "mistral": architecture = .llama

@@ -1,6 +1,6 @@
 import TesseraTensor
 
-/// Seeded random weights for any Llama-family or Qwen3 configuration (`--load-format dummy`):
+/// Seeded random weights for any Llama-family, Qwen3 or DeepSeek configuration (`--load-format dummy`):
 /// runs a model's shape — its speed, its memory, its parallel layout — without its weights.
 ///
 /// Every row of every tensor is drawn from its own stream, keyed by the seed, the tensor's name
@@ -59,20 +59,55 @@ public struct DummyWeightSource: WeightSource {
         if !c.tieWordEmbeddings { all.append(("lm_head.weight", [c.vocabSize, c.hiddenSize])) }
         for i in 0..<c.numLayers {
             let p = "model.layers.\(i)."
-            all += [
-                (p + "input_layernorm.weight", [c.hiddenSize]),
-                (p + "post_attention_layernorm.weight", [c.hiddenSize]),
-                (p + "self_attn.q_proj.weight", [c.qDim, c.hiddenSize]),
-                (p + "self_attn.k_proj.weight", [c.kvDim, c.hiddenSize]),
-                (p + "self_attn.v_proj.weight", [c.kvDim, c.hiddenSize]),
-                (p + "self_attn.o_proj.weight", [c.hiddenSize, c.qDim]),
-                (p + "mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize]),
-                (p + "mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize]),
-                (p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize]),
-            ]
+            all += [(p + "input_layernorm.weight", [c.hiddenSize]), (p + "post_attention_layernorm.weight", [c.hiddenSize])]
+            if let m = c.latentAttention {
+                all += latentAttentionShapes(c, m, prefix: p + "self_attn.")
+            } else {
+                all += [
+                    (p + "self_attn.q_proj.weight", [c.qDim, c.hiddenSize]),
+                    (p + "self_attn.k_proj.weight", [c.kvDim, c.hiddenSize]),
+                    (p + "self_attn.v_proj.weight", [c.kvDim, c.hiddenSize]),
+                    (p + "self_attn.o_proj.weight", [c.hiddenSize, c.qDim]),
+                ]
+            }
+            if let e = c.experts, e.isExpertLayer(i) {
+                all.append((p + "mlp.gate.weight", [e.numExperts, c.hiddenSize]))
+                if e.scoring == .sigmoid { all.append((p + "mlp.gate.e_score_correction_bias", [e.numExperts])) }
+                for x in 0..<e.numExperts {
+                    all += mlpShapes(prefix: p + "mlp.experts.\(x).", hidden: c.hiddenSize, width: e.expertIntermediateSize)
+                }
+                if e.sharedExperts > 0 {
+                    all += mlpShapes(prefix: p + "mlp.shared_experts.", hidden: c.hiddenSize,
+                                     width: e.sharedExperts * e.expertIntermediateSize)
+                }
+            } else {
+                all += mlpShapes(prefix: p + "mlp.", hidden: c.hiddenSize, width: c.intermediateSize)
+            }
             if c.architecture == .qwen3 {
                 all += [(p + "self_attn.q_norm.weight", [c.headDim]), (p + "self_attn.k_norm.weight", [c.headDim])]
             }
+        }
+        return all
+    }
+
+    private static func mlpShapes(prefix p: String, hidden: Int, width: Int) -> [(String, [Int])] {
+        [(p + "gate_proj.weight", [width, hidden]), (p + "up_proj.weight", [width, hidden]),
+         (p + "down_proj.weight", [hidden, width])]
+    }
+
+    private static func latentAttentionShapes(_ c: ModelConfig, _ m: LatentAttentionShape, prefix p: String) -> [(String, [Int])] {
+        let queryRows = c.numHeads * m.queryHeadDim
+        var all: [(String, [Int])] = [
+            (p + "kv_a_proj_with_mqa.weight", [m.cacheWidth, c.hiddenSize]),
+            (p + "kv_a_layernorm.weight", [m.kvLoraRank]),
+            (p + "kv_b_proj.weight", [c.numHeads * (m.qkNopeHeadDim + m.vHeadDim), m.kvLoraRank]),
+            (p + "o_proj.weight", [c.hiddenSize, c.numHeads * m.vHeadDim]),
+        ]
+        if let q = m.qLoraRank {
+            all += [(p + "q_a_proj.weight", [q, c.hiddenSize]), (p + "q_a_layernorm.weight", [q]),
+                    (p + "q_b_proj.weight", [queryRows, q])]
+        } else {
+            all.append((p + "q_proj.weight", [queryRows, c.hiddenSize]))
         }
         return all
     }

@@ -4,6 +4,9 @@ public enum Architecture: String, Sendable, CaseIterable {
     case llama
     /// Qwen3: Llama plus RMSNorm on each query and key head before rotary.
     case qwen3
+    /// DeepSeek-V2/V3: multi-head latent attention (``ModelConfig/latentAttention``) and a
+    /// mixture of experts (``ModelConfig/experts``); the name is llama.cpp's.
+    case deepseek2
 }
 
 /// Shapes and constants of a decoder-only transformer, validated once at load time.
@@ -23,6 +26,13 @@ public struct ModelConfig: Sendable, Equatable {
     public var tieWordEmbeddings: Bool
     public var bosTokenID: Int?
     public var eosTokenIDs: [Int]
+    /// DeepSeek's latent attention; then `numKVHeads` is 1 and `headDim` the cached width
+    /// per token (`kvLoraRank + qkRopeHeadDim`).
+    public var latentAttention: LatentAttentionShape?
+    /// The mixture-of-experts feed-forward of the layers it names; nil: every layer is dense.
+    public var experts: MixtureOfExperts?
+    /// YaRN rotary scaling; nil: plain rotary.
+    public var yarn: YaRNScaling?
 
     public init(
         architecture: Architecture, vocabSize: Int, hiddenSize: Int, intermediateSize: Int,
@@ -48,4 +58,9 @@ public struct ModelConfig: Sendable, Equatable {
 
     public var qDim: Int { numHeads * headDim }
     public var kvDim: Int { numKVHeads * headDim }
+    /// Tensors the KV cache keeps per token and layer: K and V, or one latent (whose first
+    /// `kvLoraRank` values serve as the value).
+    public var kvCacheParts: Int { latentAttention == nil ? 2 : 1 }
+    /// Dimensions of each head that rotary rotates.
+    public var rotaryDim: Int { latentAttention?.qkRopeHeadDim ?? headDim }
 }

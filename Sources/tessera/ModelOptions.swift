@@ -40,8 +40,11 @@ struct ModelOptions: ParsableArguments {
         let setup = try ProcessRanks.start(
             opened, parallel: parallel.settings, cache: settings, demand: { try demand(opened, $0) }, tasks: tasks)
         if ProcessRanks.isWorker { try ProcessRanks.serveUntilStopped(setup) }
-        let summary = String(format: "loaded %@ on %d rank(s) in %.1f s; %@", opened.source.lastPathComponent,
-                             setup.runner.parallel.tp, Date().timeIntervalSince(started), setup.plan.description)
+        let layout = opened.config.latentAttention.map { "latent attention, \($0.cacheWidth) values per token and layer" }
+            ?? "K and V"
+        let summary = String(format: "loaded %@ on %d rank(s) in %.1f s; %@; %d bytes per token per rank (%@)",
+                             opened.source.lastPathComponent, setup.runner.parallel.tp, Date().timeIntervalSince(started),
+                             setup.plan.description, setup.plan.bytesPerTokenPerRank, layout)
         if let report {
             progress.clear()
             report(summary)

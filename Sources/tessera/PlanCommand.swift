@@ -40,8 +40,14 @@ struct PlanReport {
     var text: String {
         let grid = RankGrid(plan.parallel)
         let p = plan.parallel
+        let shape: String
+        if let m = config.latentAttention {
+            shape = "\(config.numHeads) query heads, latent attention: one cached latent of kv_lora_rank \(m.kvLoraRank) + rope \(m.qkRopeHeadDim) = \(m.cacheWidth) values per token and layer (shared by all heads)"
+        } else {
+            shape = "\(config.numHeads) query heads, \(config.numKVHeads) KV heads, head_dim \(config.headDim)"
+        }
         return """
-            model: \(config.architecture.rawValue), \(config.numLayers) layers, \(config.numHeads) query heads, \(config.numKVHeads) KV heads, head_dim \(config.headDim)
+            model: \(config.architecture.rawValue), \(config.numLayers) layers, \(shape)
             ranks: tp=\(p.tp) cp=\(p.cp) cp_interleave=\(p.cpInterleave); per rank \(grid.queryHeadsPerRank) query heads, \(grid.kvHeadsPerRank) KV head(s), KV duplication \(grid.kvDuplication)x
             KV cache dtype \(dtype), block size \(plan.blockSize), budget \(MemorySize.format(plan.budgetBytesPerRank)) per rank
             bytes per token per rank: \(plan.bytesPerTokenPerRank)

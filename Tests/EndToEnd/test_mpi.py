@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("TESSERA_BIN") or str(ROOT / ".build" / "release" / "tessera")
 CHECK = str(Path(BIN).parent / "tessera-mpi-check")
 TINY = str(ROOT / "Tests" / "Fixtures" / "models" / "tiny-llama-1kv")
+# Latent attention (one cached latent for all heads) and experts; the GGUF in the newer split layout.
+DEEPSEEK = str(ROOT / "Tests" / "Fixtures" / "gguf" / "tiny-deepseek-v3.gguf")
 SMOLLM2 = "smollm2"
 JOB_TIMEOUT = 240  # seconds mpirun allows a whole job (9 processes on 2 cores load slowly)
 
@@ -81,6 +83,8 @@ CASES = [
     (TINY, 4, 2, 2, SHM),
     (TINY, 4, 4, 2, SHM),
     (TINY, 4, 4, 2, TCP),
+    (DEEPSEEK, 4, 4, 2, SHM),
+    (DEEPSEEK, 4, 2, 1, SHM),
 ]
 
 

@@ -18,6 +18,24 @@ enum GGUFNames {
         "ffn_gate": "mlp.gate_proj",
         "ffn_up": "mlp.up_proj",
         "ffn_down": "mlp.down_proj",
+        // deepseek2: latent attention, router, shared experts, and the experts stacked in 3-D
+        // tensors (`[experts, out, in]` in Hugging Face order). `attn_k_b` / `attn_v_b` (newer
+        // files) have no Hugging Face counterpart; they keep names of the same pattern.
+        "attn_q_a": "self_attn.q_a_proj",
+        "attn_q_a_norm": "self_attn.q_a_layernorm",
+        "attn_q_b": "self_attn.q_b_proj",
+        "attn_kv_a_mqa": "self_attn.kv_a_proj_with_mqa",
+        "attn_kv_a_norm": "self_attn.kv_a_layernorm",
+        "attn_kv_b": "self_attn.kv_b_proj",
+        "attn_k_b": "self_attn.k_b_proj",
+        "attn_v_b": "self_attn.v_b_proj",
+        "ffn_gate_inp": "mlp.gate",
+        "ffn_gate_exps": "mlp.experts.gate_proj",
+        "ffn_up_exps": "mlp.experts.up_proj",
+        "ffn_down_exps": "mlp.experts.down_proj",
+        "ffn_gate_shexp": "mlp.shared_experts.gate_proj",
+        "ffn_up_shexp": "mlp.shared_experts.up_proj",
+        "ffn_down_shexp": "mlp.shared_experts.down_proj",
     ]
 
     /// The Hugging Face name of a GGUF tensor (`blk.3.attn_q.weight` ->
@@ -32,6 +50,10 @@ enum GGUFNames {
         if parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), layer >= 0, String(layer) == parts[1],
            let base = perLayer[parts[2]] {
             return "model.layers.\(layer).\(base).\(suffix)"
+        }
+        if parts.count == 4, parts[0] == "blk", parts[2] == "exp_probs_b", let layer = Int(parts[1]) {
+            // DeepSeek-V3's router correction bias.
+            return "model.layers.\(layer).mlp.gate.e_score_correction_bias"
         }
         return name
     }

@@ -16,7 +16,11 @@ extension PagedKVCache {
             let firstSlot = blockTable[index / blockSize] * blockSize + offset
             let filled = (index - tokens.lowerBound) * headDim
             read(layer: layer, values: false, kvHead: kvHead, firstSlot: firstSlot, count: piece, into: keys + filled)
-            read(layer: layer, values: true, kvHead: kvHead, firstSlot: firstSlot, count: piece, into: values + filled)
+            if parts == 2 {
+                read(layer: layer, values: true, kvHead: kvHead, firstSlot: firstSlot, count: piece, into: values + filled)
+            } else {
+                (values + filled).update(from: keys + filled, count: piece * headDim)
+            }
             index += piece
         }
     }

@@ -2,6 +2,8 @@ import TesseraTensor
 
 /// Paged KV storage of one rank: per layer, K and V blocks of `blockSize` token slots, each
 /// slot `numKVHeads * headDim` values in `dtype`, `numKVHeads` being the heads this rank holds.
+/// A latent-attention model stores one part only (`parts == 1`): its cached latent is both
+/// key and value, and reading values reads the keys.
 ///
 /// Physical slot `s` of a layer is block `s / blockSize`, offset `s % blockSize`; the slots of
 /// one block are contiguous. Which blocks a sequence uses is the caller's business (the block
@@ -19,6 +21,8 @@ public final class PagedKVCache: @unchecked Sendable {
     /// KV heads stored per slot: the rank's share (all of the model's on a single rank).
     public let numKVHeads: Int
     public let headDim: Int
+    /// Stored tensors per layer: 2 (K and V) or 1 (latent attention: values are the keys).
+    public let parts: Int
 
     /// Per layer: keys then values, each `numBlocks * blockSize * slotWidth` elements.
     private let storage: UnsafeMutableRawPointer
@@ -42,27 +46,28 @@ public final class PagedKVCache: @unchecked Sendable {
         self.numKVHeads = kvHeads
         self.headDim = config.headDim
         self.slotWidth = kvHeads * config.headDim
+        self.parts = config.kvCacheParts
         self.bytesPerLayerPart = numBlocks * blockSize * slotWidth * dtype.bytesPerElement
-        let total = max(1, 2 * numLayers * bytesPerLayerPart)
+        let total = max(1, parts * numLayers * bytesPerLayerPart)
         storage = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 64)
         storage.initializeMemory(as: UInt8.self, repeating: 0, count: total)
     }
 
     deinit { storage.deallocate() }
 
-    /// Bytes one token occupies across all layers, K and V.
-    public var bytesPerToken: Int { 2 * numLayers * slotWidth * dtype.bytesPerElement }
+    /// Bytes one token occupies across all layers, K and V (or the latent).
+    public var bytesPerToken: Int { parts * numLayers * slotWidth * dtype.bytesPerElement }
 
     /// Bytes per token of a single-rank cache for `config` in `dtype`, for sizing one before
     /// allocating it (per rank under parallelism: `KVCapacityPlan.bytesPerTokenPerRank`).
     public static func bytesPerToken(config: ModelConfig, dtype: KVCacheDType) -> Int {
-        2 * config.numLayers * config.kvDim * dtype.bytesPerElement
+        config.kvCacheParts * config.numLayers * config.kvDim * dtype.bytesPerElement
     }
 
     /// Token slots in the cache.
     public var capacity: Int { numBlocks * blockSize }
     /// Bytes allocated for all blocks.
-    public var totalBytes: Int { 2 * numLayers * bytesPerLayerPart }
+    public var totalBytes: Int { parts * numLayers * bytesPerLayerPart }
 
     /// Physical slot of absolute position `position` under `blockTable` on a single rank
     /// (cp = 1); with cp > 1 the owner's slot is `KVPlacement.slot(of:blockTable:blockSize:)`.
@@ -71,10 +76,11 @@ public final class PagedKVCache: @unchecked Sendable {
         blockTable[position / blockSize] * blockSize + position % blockSize
     }
 
-    /// Start of layer `layer`'s keys (`values: false`) or values, as raw bytes.
+    /// Start of layer `layer`'s keys (`values: false`) or values, as raw bytes (the keys
+    /// again when values are the keys).
     @inline(__always)
     package func base(layer: Int, values: Bool) -> UnsafeMutableRawPointer {
-        storage + (2 * layer + (values ? 1 : 0)) * bytesPerLayerPart
+        storage + (parts * layer + (values && parts == 2 ? 1 : 0)) * bytesPerLayerPart
     }
 
     /// Stores one token's K and V (`slotWidth` f32 values each) at `slot` of `layer`,
@@ -82,7 +88,7 @@ public final class PagedKVCache: @unchecked Sendable {
     package func write(layer: Int, slot: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
         precondition(slot >= 0 && slot < capacity, "slot \(slot) outside the cache's \(capacity) slots")
         store(key, into: base(layer: layer, values: false), slot: slot)
-        store(value, into: base(layer: layer, values: true), slot: slot)
+        if parts == 2 { store(value, into: base(layer: layer, values: true), slot: slot) }
     }
 
     @inline(__always)

@@ -3,7 +3,9 @@ import TesseraDistributed
 
 /// How many tokens of KV cache a memory budget buys under a ``ParallelConfig``.
 ///
-/// Per rank: `layers * 2 (K and V) * kvHeadsPerRank * headDim * elementBytes` bytes per token,
+/// Per rank: `layers * parts * kvHeadsPerRank * headDim * elementBytes` bytes per token (parts:
+/// 2 for K and V, 1 for a latent-attention model's latent, whose one "KV head" every rank of
+/// a TP group duplicates when cp = 1),
 /// and whole blocks of `blockSize` tokens out of the budget. Every CP group holds the same
 /// sequences (each for its own KV heads) and splits each sequence over its `cp` ranks, so
 /// the engine as a whole holds `tokensPerRank * cp` tokens, whatever the number of groups.
@@ -46,7 +48,7 @@ public struct KVCapacityPlan: Sendable, Equatable, CustomStringConvertible {
         }
         self.parallel = parallel
         kvHeadsPerRank = RankGrid(parallel).kvHeadsPerRank
-        bytesPerTokenPerRank = model.numLayers * 2 * kvHeadsPerRank * model.headDim * kvElementBytes
+        bytesPerTokenPerRank = model.numLayers * model.kvCacheParts * kvHeadsPerRank * model.headDim * kvElementBytes
         self.budgetBytesPerRank = budgetBytesPerRank
         blocksPerRank = budgetBytesPerRank / (parallel.blockSize * bytesPerTokenPerRank)
         self.maxModelLen = maxModelLen

@@ -32,6 +32,9 @@ package struct RankShards: Sendable, Equatable {
         guard model.intermediateSize >= tp else {
             throw .tooFewToSplit(what: "intermediate_size", count: model.intermediateSize, tp: tp)
         }
+        if let experts = model.experts, experts.expertIntermediateSize < tp {
+            throw .tooFewToSplit(what: "moe_intermediate_size", count: experts.expertIntermediateSize, tp: tp)
+        }
         let chunk = (model.vocabSize + tp - 1) / tp
         guard chunk * (tp - 1) < model.vocabSize else {
             // E.g. vocab 9 over 4 ranks: chunks of 3 leave the last rank nothing.
@@ -45,6 +48,18 @@ package struct RankShards: Sendable, Equatable {
         intermediate = Self.balancedSplit(model.intermediateSize, parts: tp, index: rank)
         vocab = min(rank * chunk, model.vocabSize)..<min((rank + 1) * chunk, model.vocabSize)
         vocabChunk = chunk
+    }
+
+    /// The widest intermediate slice of any MLP on this rank: dense, routed expert or shared
+    /// experts (each expert is split over the TP ranks like a dense MLP).
+    package func feedForwardWidth(_ c: ModelConfig) -> Int {
+        var widest = intermediate.count
+        if let m = c.experts {
+            for width in [m.expertIntermediateSize, m.sharedExperts * m.expertIntermediateSize] {
+                widest = max(widest, Self.balancedSplit(width, parts: tp, index: rank).count)
+            }
+        }
+        return widest
     }
 
     /// Part `index` of `0..<count` cut into `parts` consecutive ranges whose sizes differ by at most one.

@@ -1,22 +1,53 @@
 import TesseraTensor
 
+/// The per-forward inputs every layer reads: the batch, the cache, scratch, and the rotary
+/// tables of the batch's positions.
+struct LayerContext {
+    let rows: Int
+    let batch: ForwardBatch
+    let cache: PagedKVCache
+    let ws: Workspace
+    let attentionScratch: AttentionScratch
+    let cos: UnsafePointer<Float>
+    let sin: UnsafePointer<Float>
+    /// Softmax scale, applied to the queries.
+    let qScale: Float
+}
+
 extension TransformerModel {
-    /// One decoder layer on this rank: column-parallel QKV and gate/up over the rank's heads
-    /// and intermediate slice, attention (with the CP group), row-parallel O and down each
-    /// followed by the TP all-reduce.
-    func runLayer(
-        _ index: Int, _ w: LayerWeights, rows n: Int, batch: ForwardBatch, cache: PagedKVCache, ws: Workspace,
-        attentionScratch: AttentionScratch, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>, qScale: Float
-    ) throws {
+    /// One decoder layer on this rank: attention over the rank's heads (with its CP group)
+    /// and the feed-forward over its intermediate slice, each ending in a row-parallel
+    /// projection summed over TP and added to the residual.
+    func runLayer(_ index: Int, _ w: LayerWeights, _ x: LayerContext) throws {
         let c = config
-        let hidden = c.hiddenSize
+        let ws = x.ws
+        RMSNorm.apply(ws.residual.pointer, weight: w.inputNorm.pointer, eps: c.rmsNormEps,
+                      into: ws.normed.pointer, rows: x.rows, dim: c.hiddenSize)
+        switch w.attention {
+        case .grouped(let weights): try runGroupedAttention(index, weights, x)
+        case .latent(let weights): try runLatentAttention(index, weights, x)
+        }
+        RMSNorm.apply(ws.residual.pointer, weight: w.postNorm.pointer, eps: c.rmsNormEps,
+                      into: ws.normed.pointer, rows: x.rows, dim: c.hiddenSize)
+        switch w.feedForward {
+        case .dense(let weights):
+            let product = ws.projected.pointer
+            runDense(weights, input: ws.normed.pointer, rows: x.rows, ws: ws, into: product)
+            try sumOverTP(product, rows: x.rows, addTo: ws.residual.pointer)
+        case .experts(let weights):
+            try runExperts(weights, x)
+        }
+    }
+
+    /// Grouped-query attention: column-parallel QKV over the rank's heads, rotary, attention
+    /// with the CP group, row-parallel O.
+    private func runGroupedAttention(_ index: Int, _ w: GroupedAttentionWeights, _ x: LayerContext) throws {
+        let c = config
+        let n = x.rows
         let a = attention
         let width = a.qkvWidth
-        let qkv = ws.qkv.pointer
-
-        RMSNorm.apply(ws.residual.pointer, weight: w.inputNorm.pointer, eps: c.rmsNormEps,
-                      into: ws.normed.pointer, rows: n, dim: hidden)
-        BLAS.linear(ws.normed.pointer, rows: n, inner: hidden, weight: w.qkv.pointer, outer: width, into: qkv)
+        let qkv = x.ws.qkv.pointer
+        BLAS.linear(x.ws.normed.pointer, rows: n, inner: c.hiddenSize, weight: w.qkv.pointer, outer: width, into: qkv)
         if let qNorm = w.qNorm, let kNorm = w.kNorm {
             // Qwen3: RMSNorm over every query and key head, before rotary.
             for row in 0..<n {
@@ -28,44 +59,39 @@ extension TransformerModel {
                               into: k, outStride: c.headDim, rows: a.numKVHeads, dim: c.headDim)
             }
         }
-        Rotary.apply(qkv, rows: n, rowStride: width, heads: a.numHeads, headDim: c.headDim, cos: cos, sin: sin)
-        Rotary.apply(qkv + a.qDim, rows: n, rowStride: width, heads: a.numKVHeads, headDim: c.headDim, cos: cos, sin: sin)
+        Rotary.apply(qkv, rows: n, rowStride: width, heads: a.numHeads, headDim: c.headDim, cos: x.cos, sin: x.sin)
+        Rotary.apply(qkv + a.qDim, rows: n, rowStride: width, heads: a.numKVHeads, headDim: c.headDim, cos: x.cos, sin: x.sin)
         for row in 0..<n {
-            VectorOps.scale(qkv + row * width, by: qScale, count: a.qDim)
+            VectorOps.scale(qkv + row * width, by: x.qScale, count: a.qDim)
         }
-
-        try attention.run(layer: index, qkv: qkv, rows: n, sequences: batch.sequences, cache: cache,
-                          scratch: attentionScratch, cp: rank.cp, combine: rank.cpCombine, into: ws.attention.pointer)
-        try addRowParallel(ws.attention.pointer, rows: n, inner: a.qDim, weight: w.output, to: ws.residual.pointer,
-                           scratch: ws.projected)
-
-        RMSNorm.apply(ws.residual.pointer, weight: w.postNorm.pointer, eps: c.rmsNormEps,
-                      into: ws.normed.pointer, rows: n, dim: hidden)
-        let slice = shards.intermediate.count
-        BLAS.linear(ws.normed.pointer, rows: n, inner: hidden, weight: w.gateUp.pointer, outer: 2 * slice,
-                    into: ws.gateUp.pointer)
-        SwiGLU.apply(gate: ws.gateUp.pointer, up: ws.gateUp.pointer + slice, inStride: 2 * slice,
-                     into: ws.activation.pointer, rows: n, width: slice)
-        try addRowParallel(ws.activation.pointer, rows: n, inner: slice, weight: w.down, to: ws.residual.pointer,
-                           scratch: ws.projected)
+        try attention.run(layer: index, qkv: qkv, rows: n, sequences: x.batch.sequences, cache: x.cache,
+                          scratch: x.attentionScratch, cp: rank.cp, combine: rank.cpCombine, into: x.ws.attention.pointer)
+        let product = x.ws.projected.pointer
+        BLAS.linear(x.ws.attention.pointer, rows: n, inner: a.qDim, weight: w.output.pointer, outer: c.hiddenSize, into: product)
+        try sumOverTP(product, rows: n, addTo: x.ws.residual.pointer)
     }
 
-    /// `residual += input · weight^T` summed over the TP group, `weight` being this rank's
-    /// columns `[hidden, inner]` of a row-parallel projection.
+    /// `out = SwiGLU MLP(input)` over the rank's slice of the intermediate dimension: a
+    /// partial product `[rows, hidden]` of the row-parallel down projection.
+    func runDense(_ w: DenseFeedForward, input: UnsafePointer<Float>, rows n: Int, ws: Workspace, into out: UnsafeMutablePointer<Float>) {
+        let hidden = config.hiddenSize
+        let width = w.width
+        BLAS.linear(input, rows: n, inner: hidden, weight: w.gateUp.pointer, outer: 2 * width, into: ws.gateUp.pointer)
+        SwiGLU.apply(gate: ws.gateUp.pointer, up: ws.gateUp.pointer + width, inStride: 2 * width,
+                     into: ws.activation.pointer, rows: n, width: width)
+        BLAS.linear(ws.activation.pointer, rows: n, inner: width, weight: w.down.pointer, outer: hidden, into: out)
+    }
+
+    /// `residual += product` summed over the TP group, `product` (`[rows, hidden]`) being this
+    /// rank's partial product of a row-parallel projection.
     ///
     /// The partial products are summed first (all-reduce, rank order, bit-identical on every
     /// rank) and added to the residual after: the roundings of the sum are then relative to
     /// the products, not to the (often much larger) residual stream, which keeps the result
-    /// as close to the single-rank `residual + product` as f32 allows. On a single rank this
-    /// is the same arithmetic as an accumulating GEMM.
-    private func addRowParallel(
-        _ input: UnsafePointer<Float>, rows n: Int, inner: Int, weight: FloatStorage, to residual: UnsafeMutablePointer<Float>,
-        scratch: FloatStorage
-    ) throws {
-        let hidden = config.hiddenSize
-        let product = scratch.pointer
-        BLAS.linear(input, rows: n, inner: inner, weight: weight.pointer, outer: hidden, into: product)
-        try rank.tp.allReduce(UnsafeMutableBufferPointer(start: product, count: n * hidden))
-        VectorOps.axpy(1, product, residual, count: n * hidden)
+    /// as close to the single-rank `residual + product` as f32 allows.
+    func sumOverTP(_ product: UnsafeMutablePointer<Float>, rows n: Int, addTo residual: UnsafeMutablePointer<Float>) throws {
+        let count = n * config.hiddenSize
+        try rank.tp.allReduce(UnsafeMutableBufferPointer(start: product, count: count))
+        VectorOps.axpy(1, product, residual, count: count)
     }
 }

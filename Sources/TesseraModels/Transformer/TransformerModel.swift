@@ -58,8 +58,17 @@ public final class TransformerModel: @unchecked Sendable {
         if let threshold = denseAttentionThreshold { attention.denseThreshold = threshold }
         if let chunk = denseRowChunk { attention.denseRowChunk = max(1, chunk) }
         self.attention = attention
-        inverseFrequencies = Rotary.inverseFrequencies(headDim: config.headDim, theta: config.ropeTheta)
+        inverseFrequencies = config.yarn?.inverseFrequencies(rotaryDim: config.rotaryDim, theta: config.ropeTheta)
+            ?? Rotary.inverseFrequencies(headDim: config.rotaryDim, theta: config.ropeTheta)
         attentionThreads = max(1, ProcessInfo.processInfo.activeProcessorCount / rank.ranksSharingCores)
+    }
+
+    /// The softmax scale: `1/sqrt(headDim)`, or for latent attention `1/sqrt(nope + rope)`
+    /// (the head width before absorption) times YaRN's `mscale^2` (DeepSeek's reference code,
+    /// vLLM, llama.cpp and transformers 5 all apply it).
+    var softmaxScale: Float {
+        guard let m = config.latentAttention else { return 1 / Float(config.headDim).squareRoot() }
+        return Float((1 / Double(m.queryHeadDim).squareRoot()) * (config.yarn?.softmaxScale ?? 1))
     }
 
     static func validate(_ c: ModelConfig) throws {
@@ -100,15 +109,21 @@ public final class TransformerModel: @unchecked Sendable {
             rows: n, numHeads: attention.numHeads, headDim: c.headDim, cpSize: attention.cpSize, combine: rank.cpCombine,
             maxSequenceRows: maxSequenceRows, threads: attentionThreads,
             dense: DenseAttention.scratchSizes(for: batch.sequences, attention: attention))
-        let (cosines, sines) = Rotary.table(positions: batch.positions, inverseFrequencies: inverseFrequencies)
+        var (cosines, sines) = Rotary.table(positions: batch.positions, inverseFrequencies: inverseFrequencies)
+        if let yarn = c.yarn, yarn.rotaryScale != 1 {
+            let scale = Float(yarn.rotaryScale)
+            cosines = cosines.map { $0 * scale }
+            sines = sines.map { $0 * scale }
+        }
 
         try embed(batch.tokens, into: ws.residual.pointer)
-        let qScale = 1 / Float(c.headDim).squareRoot()
         try cosines.withUnsafeBufferPointer { cosBuffer in
             try sines.withUnsafeBufferPointer { sinBuffer in
+                let context = LayerContext(
+                    rows: n, batch: batch, cache: cache, ws: ws, attentionScratch: attentionScratch,
+                    cos: cosBuffer.baseAddress!, sin: sinBuffer.baseAddress!, qScale: softmaxScale)
                 for (index, layer) in weights.layers.enumerated() {
-                    try runLayer(index, layer, rows: n, batch: batch, cache: cache, ws: ws, attentionScratch: attentionScratch,
-                                 cos: cosBuffer.baseAddress!, sin: sinBuffer.baseAddress!, qScale: qScale)
+                    try runLayer(index, layer, context)
                 }
             }
         }
@@ -122,15 +137,15 @@ final class Workspace {
     let normed: FloatStorage      // [rows, hidden]
     let qkv: FloatStorage         // [rows, (hq + 2 hkv) headDim], this rank's heads
     let attention: FloatStorage   // [rows, hq headDim]
-    let gateUp: FloatStorage      // [rows, 2 slice]
-    let activation: FloatStorage  // [rows, slice]
+    let gateUp: FloatStorage      // [rows, 2 width], width the widest MLP slice of the rank
+    let activation: FloatStorage  // [rows, width]
     /// [rows, hidden]: a row-parallel projection's partial product, then its sum over TP.
     let projected: FloatStorage
 
     init(config c: ModelConfig, shards: RankShards, rows n: Int) {
         let qDim = shards.queryHeads.count * c.headDim
         let kvDim = shards.kvHeads.count * c.headDim
-        let slice = shards.intermediate.count
+        let slice = shards.feedForwardWidth(c)
         residual = FloatStorage(count: n * c.hiddenSize)
         normed = FloatStorage(count: n * c.hiddenSize)
         qkv = FloatStorage(count: n * (qDim + 2 * kvDim))

@@ -1,9 +1,27 @@
 import TesseraTensor
 
-/// One decoder layer's weights on one rank, f32, Hugging Face layout (`[out, in]` row-major),
-/// with the projections that read the same input fused so one GEMM computes them.
+/// One decoder layer's weights on one rank, f32, Hugging Face layout (`[out, in]` row-major):
+/// attention and feed-forward each in one of the forms the architectures use.
 struct LayerWeights: @unchecked Sendable {
     let inputNorm: FloatStorage      // [hidden], replicated
+    let attention: LayerAttention
+    let postNorm: FloatStorage       // [hidden], replicated
+    let feedForward: FeedForward
+}
+
+enum LayerAttention {
+    case grouped(GroupedAttentionWeights)
+    case latent(LatentAttentionWeights)
+}
+
+enum FeedForward {
+    case dense(DenseFeedForward)
+    case experts(ExpertFeedForward)
+}
+
+/// Grouped-query attention (Llama, Qwen3), with the projections that read the same input
+/// fused so one GEMM computes them.
+struct GroupedAttentionWeights {
     /// The rank's rows of q_proj, k_proj, v_proj stacked: `[(hq + 2 * hkv) * headDim, hidden]`
     /// for its `hq` query heads and `hkv` KV heads.
     let qkv: FloatStorage
@@ -12,15 +30,19 @@ struct LayerWeights: @unchecked Sendable {
     let kNorm: FloatStorage?
     /// o_proj columns of the rank's query heads: `[hidden, hq * headDim]` (row-parallel).
     let output: FloatStorage
-    let postNorm: FloatStorage       // [hidden], replicated
-    /// The rank's slice of gate_proj and of up_proj stacked: `[2 * slice, hidden]`.
+}
+
+/// A SwiGLU MLP's share on one rank: `width` columns of its intermediate dimension.
+struct DenseFeedForward {
+    let width: Int
+    /// The rank's slice of gate_proj and of up_proj stacked: `[2 * width, hidden]`.
     let gateUp: FloatStorage
-    /// down_proj columns of the rank's intermediate slice: `[hidden, slice]` (row-parallel).
+    /// down_proj columns of the rank's intermediate slice: `[hidden, width]` (row-parallel).
     let down: FloatStorage
 }
 
-/// Every weight of a Llama-family or Qwen3 model that one rank holds (`RankShards`), loaded
-/// shard by shard (a rank never reads the rest of a sharded matrix) and shape-checked.
+/// Every weight of a model that one rank holds (`RankShards`), loaded shard by shard (a rank
+/// never reads the rest of a sharded matrix) and shape-checked.
 struct TransformerWeights: @unchecked Sendable {
     /// Vocabulary rows `shards.vocab` of the embedding: `[shards.vocab.count, hidden]`.
     let embedding: FloatStorage
@@ -31,83 +53,119 @@ struct TransformerWeights: @unchecked Sendable {
     let lmHead: FloatStorage
 
     init(config c: ModelConfig, source: any WeightSource, shards: RankShards) throws {
-        let infos = source.tensorInfos
-        /// The `rows` x `columns` part of tensor `name` of full shape `shape` (nil: all of them).
-        func load(_ name: String, _ shape: [Int], rows: Range<Int>? = nil, columns: Range<Int>? = nil) throws -> [Float] {
-            guard let info = infos[name] else { throw TransformerError.missingWeight(name) }
-            guard info.shape == shape else {
-                throw TransformerError.shapeMismatch(name: name, expected: shape, actual: info.shape)
-            }
-            let allRows = 0..<shape[0]
-            let rows = rows ?? allRows
-            let tensor: Tensor
-            var expected = [rows.count] + shape.dropFirst()
-            if let columns, columns != 0..<shape.dropFirst().reduce(1, *) {
-                tensor = try source.load(name, rows: rows, columns: columns)
-                expected = [rows.count, columns.count]
-            } else if rows != allRows {
-                tensor = try source.load(name, rows: rows)
-            } else {
-                tensor = try source.load(name)
-            }
-            guard tensor.shape == expected else {
-                throw TransformerError.shapeMismatch(name: name, expected: expected, actual: tensor.shape)
-            }
-            return tensor.data
-        }
-        if let bias = infos.keys.sorted().first(where: { $0.hasPrefix("model.layers.") && $0.hasSuffix(".bias") }) {
+        let w = WeightLoader(source: source)
+        if let bias = source.tensorInfos.keys.sorted().first(where: { $0.hasPrefix("model.layers.") && $0.hasSuffix(".bias") }) {
             throw TransformerError.invalidConfig("linear biases are not supported (found \(bias))")
         }
-
-        let hd = c.headDim
-        let queryRows = shards.queryHeads.lowerBound * hd..<shards.queryHeads.upperBound * hd
-        let kvRows = shards.kvHeads.lowerBound * hd..<shards.kvHeads.upperBound * hd
-        let slice = shards.intermediate
-        embedding = FloatStorage(concatenating: [
-            try load("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize], rows: shards.vocab),
-        ])
+        embedding = try w.storage("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize], rows: shards.vocab)
         var layers: [LayerWeights] = []
         for i in 0..<c.numLayers {
             let p = "model.layers.\(i)."
-            let qkv = FloatStorage(concatenating: [
-                try load(p + "self_attn.q_proj.weight", [c.qDim, c.hiddenSize], rows: queryRows),
-                try load(p + "self_attn.k_proj.weight", [c.kvDim, c.hiddenSize], rows: kvRows),
-                try load(p + "self_attn.v_proj.weight", [c.kvDim, c.hiddenSize], rows: kvRows),
-            ])
-            var qNorm: FloatStorage?
-            var kNorm: FloatStorage?
-            if c.architecture == .qwen3 {
-                qNorm = FloatStorage(concatenating: [try load(p + "self_attn.q_norm.weight", [hd])])
-                kNorm = FloatStorage(concatenating: [try load(p + "self_attn.k_norm.weight", [hd])])
+            let attention: LayerAttention = c.latentAttention != nil
+                ? .latent(try LatentAttentionWeights(config: c, layer: i, loader: w, shards: shards))
+                : .grouped(try GroupedAttentionWeights(config: c, prefix: p, loader: w, shards: shards))
+            let feedForward: FeedForward
+            if let experts = c.experts, experts.isExpertLayer(i) {
+                feedForward = .experts(try ExpertFeedForward(config: c, experts: experts, layer: i, loader: w, shards: shards))
+            } else {
+                feedForward = .dense(try DenseFeedForward(
+                    prefix: p + "mlp.", hidden: c.hiddenSize, intermediate: c.intermediateSize, slice: shards.intermediate, loader: w))
             }
             layers.append(LayerWeights(
-                inputNorm: FloatStorage(concatenating: [try load(p + "input_layernorm.weight", [c.hiddenSize])]),
-                qkv: qkv, qNorm: qNorm, kNorm: kNorm,
-                output: FloatStorage(concatenating: [
-                    try load(p + "self_attn.o_proj.weight", [c.hiddenSize, c.qDim], columns: queryRows),
-                ]),
-                postNorm: FloatStorage(concatenating: [
-                    try load(p + "post_attention_layernorm.weight", [c.hiddenSize]),
-                ]),
-                gateUp: FloatStorage(concatenating: [
-                    try load(p + "mlp.gate_proj.weight", [c.intermediateSize, c.hiddenSize], rows: slice),
-                    try load(p + "mlp.up_proj.weight", [c.intermediateSize, c.hiddenSize], rows: slice),
-                ]),
-                down: FloatStorage(concatenating: [
-                    try load(p + "mlp.down_proj.weight", [c.hiddenSize, c.intermediateSize], columns: slice),
-                ])
-            ))
+                inputNorm: try w.storage(p + "input_layernorm.weight", [c.hiddenSize]),
+                attention: attention,
+                postNorm: try w.storage(p + "post_attention_layernorm.weight", [c.hiddenSize]),
+                feedForward: feedForward))
         }
         self.layers = layers
-        finalNorm = FloatStorage(concatenating: [try load("model.norm.weight", [c.hiddenSize])])
-        if infos["lm_head.weight"] != nil {
-            lmHead = FloatStorage(concatenating: [
-                try load("lm_head.weight", [c.vocabSize, c.hiddenSize], rows: shards.vocab),
-            ])
+        finalNorm = try w.storage("model.norm.weight", [c.hiddenSize])
+        if source.tensorInfos["lm_head.weight"] != nil {
+            lmHead = try w.storage("lm_head.weight", [c.vocabSize, c.hiddenSize], rows: shards.vocab)
         } else {
             // Tied embeddings; GGUF files of tied models simply have no output weight. The
             // vocabulary split is the same for both, so the shard is shared too.
             lmHead = embedding
         }
+    }
+}
+
+extension GroupedAttentionWeights {
+    init(config c: ModelConfig, prefix p: String, loader w: WeightLoader, shards: RankShards) throws {
+        let hd = c.headDim
+        let queryRows = shards.queryHeads.lowerBound * hd..<shards.queryHeads.upperBound * hd
+        let kvRows = shards.kvHeads.lowerBound * hd..<shards.kvHeads.upperBound * hd
+        qkv = FloatStorage(concatenating: [
+            try w.load(p + "self_attn.q_proj.weight", [c.qDim, c.hiddenSize], rows: queryRows),
+            try w.load(p + "self_attn.k_proj.weight", [c.kvDim, c.hiddenSize], rows: kvRows),
+            try w.load(p + "self_attn.v_proj.weight", [c.kvDim, c.hiddenSize], rows: kvRows),
+        ])
+        if c.architecture == .qwen3 {
+            qNorm = try w.storage(p + "self_attn.q_norm.weight", [hd])
+            kNorm = try w.storage(p + "self_attn.k_norm.weight", [hd])
+        } else {
+            qNorm = nil
+            kNorm = nil
+        }
+        output = try w.storage(p + "self_attn.o_proj.weight", [c.hiddenSize, c.qDim], columns: queryRows)
+    }
+}
+
+extension DenseFeedForward {
+    /// The `slice` of the MLP `prefix{gate,up,down}_proj` of intermediate size `intermediate`.
+    init(prefix p: String, hidden: Int, intermediate: Int, slice: Range<Int>, loader w: WeightLoader) throws {
+        width = slice.count
+        gateUp = FloatStorage(concatenating: [
+            try w.load(p + "gate_proj.weight", [intermediate, hidden], rows: slice),
+            try w.load(p + "up_proj.weight", [intermediate, hidden], rows: slice),
+        ])
+        down = try w.storage(p + "down_proj.weight", [hidden, intermediate], columns: slice)
+    }
+}
+
+/// Shape-checked reads of (parts of) weights from a source; errors name the tensor.
+struct WeightLoader {
+    let source: any WeightSource
+
+    func has(_ name: String) -> Bool { source.tensorInfos[name] != nil }
+
+    /// The `rows` x `columns` part of tensor `name` of full shape `shape` (nil: all of them;
+    /// columns index the flattened dimensions after the first).
+    func load(_ name: String, _ shape: [Int], rows: Range<Int>? = nil, columns: Range<Int>? = nil) throws -> [Float] {
+        guard let info = source.tensorInfos[name] else { throw TransformerError.missingWeight(name) }
+        guard info.shape == shape else {
+            throw TransformerError.shapeMismatch(name: name, expected: shape, actual: info.shape)
+        }
+        let allRows = 0..<shape[0]
+        let rows = rows ?? allRows
+        let tensor: Tensor
+        var expected = [rows.count] + shape.dropFirst()
+        if let columns, columns != 0..<shape.dropFirst().reduce(1, *) {
+            tensor = try source.load(name, rows: rows, columns: columns)
+            expected = [rows.count, columns.count]
+        } else if rows != allRows {
+            tensor = try source.load(name, rows: rows)
+        } else {
+            tensor = try source.load(name)
+        }
+        guard tensor.shape == expected else {
+            throw TransformerError.shapeMismatch(name: name, expected: expected, actual: tensor.shape)
+        }
+        return tensor.data
+    }
+
+    func storage(_ name: String, _ shape: [Int], rows: Range<Int>? = nil, columns: Range<Int>? = nil) throws -> FloatStorage {
+        FloatStorage(concatenating: [try load(name, shape, rows: rows, columns: columns)])
+    }
+}
+
+extension LayerWeights {
+    /// The grouped-query attention weights, nil for latent attention.
+    var grouped: GroupedAttentionWeights? {
+        if case .grouped(let weights) = attention { weights } else { nil }
+    }
+
+    /// The dense MLP weights, nil for a mixture of experts.
+    var dense: DenseFeedForward? {
+        if case .dense(let weights) = feedForward { weights } else { nil }
     }
 }

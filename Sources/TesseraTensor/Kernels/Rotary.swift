@@ -63,4 +63,26 @@ package enum Rotary {
             }
         }
     }
+
+    /// Rotates like `apply`, but with the pairing of DeepSeek's checkpoints (and llama.cpp's
+    /// "normal" rope): dimensions `2i` and `2i + 1` rotate together by frequency `i`. Heads
+    /// are `headStride` apart (the rotated part of a wider head).
+    package static func applyAdjacentPairs(
+        _ x: UnsafeMutablePointer<Float>, rows: Int, rowStride: Int, heads: Int, headStride: Int, headDim: Int,
+        cos: UnsafePointer<Float>, sin: UnsafePointer<Float>
+    ) {
+        let half = headDim / 2
+        for r in 0..<rows {
+            let c = cos + r * half
+            let s = sin + r * half
+            for h in 0..<heads {
+                let head = x + r * rowStride + h * headStride
+                for i in 0..<half {
+                    let a = head[2 * i], b = head[2 * i + 1]
+                    head[2 * i] = a * c[i] - b * s[i]
+                    head[2 * i + 1] = b * c[i] + a * s[i]
+                }
+            }
+        }
+    }
 }

@@ -115,8 +115,8 @@ struct ShardingTests {
                 let rank = try RankContext(parallel: parallel, rank: comms.rank, tp: comms.tp, cp: comms.cp)
                 let model = try TransformerModel(config: config, weights: files.weights, rank: rank)
                 let w = model.weights
-                return (model.shards, w.embedding.array, w.lmHead === w.embedding, w.layers[1].output.array, w.layers[1].down.array,
-                        w.layers[1].qkv.array, w.layers[1].gateUp.array)
+                return (model.shards, w.embedding.array, w.lmHead === w.embedding, w.layers[1].grouped!.output.array,
+                        w.layers[1].dense!.down.array, w.layers[1].grouped!.qkv.array, w.layers[1].dense!.gateUp.array)
             }
         }
         guard case .success(let ranks)? = outcome else {
@@ -125,10 +125,11 @@ struct ShardingTests {
         }
         let hd = config.headDim, h = config.hiddenSize
         let full = whole.weights.layers[1]
-        let fullO = Tensor(shape: [h, config.qDim], data: full.output.array)
-        let fullDown = Tensor(shape: [h, config.intermediateSize], data: full.down.array)
-        let fullQKV = Tensor(shape: [config.qDim + 2 * config.kvDim, h], data: full.qkv.array)
-        let fullGateUp = Tensor(shape: [2 * config.intermediateSize, h], data: full.gateUp.array)
+        let (fullAttention, fullMLP) = (full.grouped!, full.dense!)
+        let fullO = Tensor(shape: [h, config.qDim], data: fullAttention.output.array)
+        let fullDown = Tensor(shape: [h, config.intermediateSize], data: fullMLP.down.array)
+        let fullQKV = Tensor(shape: [config.qDim + 2 * config.kvDim, h], data: fullAttention.qkv.array)
+        let fullGateUp = Tensor(shape: [2 * config.intermediateSize, h], data: fullMLP.gateUp.array)
         let fullEmbedding = Tensor(shape: [config.vocabSize, h], data: whole.weights.embedding.array)
         for (shards, embedding, tied, output, down, qkv, gateUp) in ranks {
             let q = shards.queryHeads.lowerBound * hd..<shards.queryHeads.upperBound * hd
