@@ -8,7 +8,7 @@ FLAGS   := -c release -Xswiftc -enable-testing --traits MPI
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-serve bench-cp bench-mpi bench-micro clean
+.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-serve bench-cp bench-mla bench-mpi bench-micro clean
 
 setup:
 	@scripts/setup.sh
@@ -60,6 +60,17 @@ bench-serve: model
 # Context parallelism on DESIGN.md's reference shape (Qwen3-0.6B, 1 KV head, random weights):
 # decode step time at 8k/16k/32k context and KV capacity, tp=2 with cp=1 against cp=2, then
 # a serving workload that fills a 16 MiB-per-rank cache with each.
+# Multi-head latent attention (DeepSeek-V2-Lite's shape cut to 4 layers and 8 experts, random
+# weights): KV capacity and decode step time at 8k/16k/32k, cp=1 against cp=tp at tp=2 and tp=4,
+# and DeepSeek-V2-Lite's capacity at tp=8.
+bench-mla: build
+	for cp in 1 8; do $(BIN) plan --model examples/DeepSeek-V2-Lite -tp 8 -cp $$cp --kv-cache-dtype bf16 \
+	    --kv-cache-memory 4GiB --max-model-len 32768 | tail -1; done
+	$(BIN) bench-decode --model examples/deepseek-v2-lite-cut --load-format dummy -tp 2 --cp-sizes 1,2 \
+	    --contexts 8192,16384,32768 --kv-cache-dtype bf16 --steps 24
+	$(BIN) bench-decode --model examples/deepseek-v2-lite-cut --load-format dummy -tp 4 --cp-sizes 1,4 \
+	    --contexts 8192,16384,32768 --kv-cache-dtype bf16 --steps 24
+
 bench-cp: build
 	$(BIN) bench-decode --model examples/qwen3-0.6b-1kv --load-format dummy -tp 2 --cp-sizes 1,2 \
 	    --contexts 8192,16384,32768 --kv-cache-memory 13609107456
