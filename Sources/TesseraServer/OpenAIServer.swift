@@ -7,7 +7,8 @@ import TesseraTokenizer
 
 /// An OpenAI-compatible HTTP server over an `EngineCore`:
 /// `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions` (JSON or server-sent
-/// events), `GET /health`, `GET /metrics` (Prometheus), `GET /version`.
+/// events), `GET /health`, `GET /metrics` (Prometheus), `GET /version`, and a browser chat page
+/// at `GET /` (`ChatPage`, no auth: it holds no data and calls the /v1 endpoints with the key).
 public final class OpenAIServer: Sendable {
     public let engine: EngineCore
     public let options: ServerOptions
@@ -63,6 +64,7 @@ public final class OpenAIServer: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{}")))
         }
         router.get("version") { _, _ in try Self.json(["version": TesseraVersion.current]) }
+        ChatPage.addRoutes(to: router)
         router.get("metrics") { _, _ -> Response in
             let text = self.metrics.exposition(stats: self.engine.stats, inFlightRequests: self.admission.inFlight)
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
