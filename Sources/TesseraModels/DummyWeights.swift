@@ -1,6 +1,6 @@
 import TesseraTensor
 
-/// Seeded random weights for any Llama-family, Qwen3 or DeepSeek configuration (`--load-format dummy`):
+/// Seeded random weights for any Llama-family, Qwen2, Qwen3 or DeepSeek configuration (`--load-format dummy`):
 /// runs a model's shape — its speed, its memory, its parallel layout — without its weights.
 ///
 /// Every row of every tensor is drawn from its own stream, keyed by the seed, the tensor's name
@@ -69,6 +69,11 @@ public struct DummyWeightSource: WeightSource {
                     (p + "self_attn.v_proj.weight", [c.kvDim, c.hiddenSize]),
                     (p + "self_attn.o_proj.weight", [c.hiddenSize, c.qDim]),
                 ]
+                if c.attentionQKVBias {
+                    all += [(p + "self_attn.q_proj.bias", [c.qDim]), (p + "self_attn.k_proj.bias", [c.kvDim]),
+                            (p + "self_attn.v_proj.bias", [c.kvDim])]
+                }
+                if c.attentionOutputBias { all.append((p + "self_attn.o_proj.bias", [c.hiddenSize])) }
             }
             if let e = c.experts, e.isExpertLayer(i) {
                 all.append((p + "mlp.gate.weight", [e.numExperts, c.hiddenSize]))

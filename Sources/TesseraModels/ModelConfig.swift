@@ -4,6 +4,8 @@ public enum Architecture: String, Sendable, CaseIterable {
     case llama
     /// Qwen3: Llama plus RMSNorm on each query and key head before rotary.
     case qwen3
+    /// Qwen2 / Qwen2.5: Llama plus biases on the q/k/v projections (``ModelConfig/attentionQKVBias``).
+    case qwen2
     /// DeepSeek-V2/V3: multi-head latent attention (``ModelConfig/latentAttention``) and a
     /// mixture of experts (``ModelConfig/experts``); the name is llama.cpp's.
     case deepseek2
@@ -33,6 +35,16 @@ public struct ModelConfig: Sendable, Equatable {
     public var experts: MixtureOfExperts?
     /// YaRN rotary scaling; nil: plain rotary.
     public var yarn: YaRNScaling?
+    /// Sliding-window attention (Mistral): a query at position `p` sees keys at positions
+    /// `p - slidingWindow + 1 ... p`; nil: full causal attention.
+    public var slidingWindow: Int?
+    /// Rotary scaling that changes only the frequencies (llama3, linear, GGUF per-frequency
+    /// divisors); nil: none (or YaRN, ``yarn``).
+    public var ropeScaling: RopeScaling?
+    /// Biases on the q/k/v projections (Qwen2; Llama/Qwen3 with `attention_bias`).
+    public var attentionQKVBias = false
+    /// A bias on o_proj (Llama/Qwen3 with `attention_bias`).
+    public var attentionOutputBias = false
 
     public init(
         architecture: Architecture, vocabSize: Int, hiddenSize: Int, intermediateSize: Int,

@@ -46,7 +46,17 @@ public struct ModelFiles: Sendable {
         guard FileManager.default.fileExists(atPath: configURL.path) else {
             throw ModelFileError.missingFile(path: configURL.path, what: "config.json")
         }
-        let config = try ModelConfig(huggingFaceConfig: configURL)
+        var config = try ModelConfig(huggingFaceConfig: configURL)
+        let generationURL = folder.appendingPathComponent("generation_config.json")
+        if FileManager.default.fileExists(atPath: generationURL.path) {
+            for id in try generationEOS(generationURL) where !config.eosTokenIDs.contains(id) {
+                guard (0..<config.vocabSize).contains(id) else {
+                    throw ModelFileError.invalidConfig(file: generationURL.path, field: "eos_token_id", value: "\(id)",
+                                                       reason: "outside the vocabulary (size \(config.vocabSize))")
+                }
+                config.eosTokenIDs.append(id)
+            }
+        }
         let weights = try SafetensorsWeightSource(folder: folder)
         func optional(_ name: String) -> URL? {
             let url = folder.appendingPathComponent(name)
@@ -55,5 +65,29 @@ public struct ModelFiles: Sendable {
         return ModelFiles(
             config: config, weights: weights, tokenizerSpec: nil,
             tokenizerJSONURL: optional("tokenizer.json"), tokenizerConfigURL: optional("tokenizer_config.json"))
+    }
+
+    /// The end-of-sequence ids of a `generation_config.json` (`eos_token_id`: an integer, a
+    /// list of them, or null/absent). They are added to config.json's, as generation stops at
+    /// any of them (Llama 3.1 lists `<|eot_id|>` and `<|eom_id|>` there).
+    static func generationEOS(_ url: URL) throws -> [Int] {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ModelFileError.unreadable(path: url.path, reason: "\(error)")
+        }
+        let json = try HFConfigJSON(data: data, file: url.path)
+        switch json.object["eos_token_id"] {
+        case nil, is NSNull: return []
+        case let list as [Any]:
+            return try list.map { value in
+                guard let id = HFConfigJSON.exactInt(value) else {
+                    throw ModelFileError.invalidConfig(file: url.path, field: "eos_token_id", value: "\(value)", reason: "not an integer")
+                }
+                return id
+            }
+        default: return [try json.int("eos_token_id")]
+        }
     }
 }

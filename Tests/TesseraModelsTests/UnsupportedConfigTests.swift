@@ -29,36 +29,38 @@ import Testing
         "num_attention_heads": 4, "max_position_embeddings": 512
         """
 
-    @Test func mistralSlidingWindowIsRefused() throws {
-        let message = try refusal(#"{"model_type": "mistral", \#(Self.base), "sliding_window": 8}"#, key: "sliding_window")
-        #expect(message == "config.json: unsupported sliding_window = 8: sliding-window attention is not implemented")
+    @Test func mistralSlidingWindowIsParsedAndLlamaWindowIsRefused() throws {
+        #expect(try config(#"{"model_type": "mistral", \#(Self.base), "sliding_window": 8}"#).slidingWindow == 8)
         // Mistral has no use_sliding_window switch: transformers applies the window regardless.
-        _ = try refusal(#"{"model_type": "mistral", \#(Self.base), "sliding_window": 8, "use_sliding_window": false}"#, key: "sliding_window")
-        _ = try refusal(#"{"model_type": "llama", \#(Self.base), "sliding_window": 256}"#, key: "sliding_window")
+        #expect(try config(#"{"model_type": "mistral", \#(Self.base), "sliding_window": 8, "use_sliding_window": false}"#).slidingWindow == 8)
+        let message = try refusal(#"{"model_type": "llama", \#(Self.base), "sliding_window": 256}"#, key: "sliding_window")
+        #expect(message == "config.json: unsupported sliding_window = 256: a sliding window in a llama config is not implemented")
     }
 
     @Test func neutralSlidingWindowsLoad() throws {
-        #expect(try config(#"{"model_type": "mistral", \#(Self.base), "sliding_window": null}"#).architecture == .llama)
+        #expect(try config(#"{"model_type": "mistral", \#(Self.base), "sliding_window": null}"#).slidingWindow == nil)
         // A window as long as the model's maximum context never hides a key.
-        #expect(try config(#"{"model_type": "mistral", \#(Self.base), "sliding_window": 512}"#).architecture == .llama)
+        #expect(try config(#"{"model_type": "mistral", \#(Self.base), "sliding_window": 512}"#).slidingWindow == nil)
         // Qwen3 configs ship a window with use_sliding_window false (or absent: transformers' default).
         #expect(try config(#"{"model_type": "qwen3", \#(Self.base), "sliding_window": 8, "use_sliding_window": false, "max_window_layers": 28}"#).architecture == .qwen3)
-        #expect(try config(#"{"model_type": "qwen3", \#(Self.base), "sliding_window": 8}"#).architecture == .qwen3)
+        #expect(try config(#"{"model_type": "qwen3", \#(Self.base), "sliding_window": 8}"#).slidingWindow == nil)
         #expect(try config(#"{"model_type": "qwen3", \#(Self.base), "sliding_window": null, "use_sliding_window": false, "layer_types": ["full_attention", "full_attention"]}"#).architecture == .qwen3)
     }
 
     @Test func qwen3WithSlidingWindowOnIsRefused() throws {
-        _ = try refusal(#"{"model_type": "qwen3", \#(Self.base), "sliding_window": 8, "use_sliding_window": true}"#, key: "sliding_window")
+        _ = try refusal(#"{"model_type": "qwen3", \#(Self.base), "sliding_window": 8, "use_sliding_window": true}"#, key: "use_sliding_window")
         let message = try refusal(#"{"model_type": "qwen3", \#(Self.base), "layer_types": ["full_attention", "sliding_attention"]}"#, key: "layer_types")
         #expect(message.contains("layer_types = sliding_attention"))
     }
 
-    @Test func linearBiasesAreRefused() throws {
-        for key in ["attention_bias", "mlp_bias"] {
-            let message = try refusal(#"{"model_type": "llama", \#(Self.base), "\#(key)": true}"#, key: key)
-            #expect(message == "config.json: unsupported \(key) = true: linear biases are not implemented")
-            #expect(try config(#"{"model_type": "llama", \#(Self.base), "\#(key)": false}"#).architecture == .llama)
-        }
+    @Test func mlpBiasesAreRefusedAttentionBiasesRead() throws {
+        let message = try refusal(#"{"model_type": "llama", \#(Self.base), "mlp_bias": true}"#, key: "mlp_bias")
+        #expect(message == "config.json: unsupported mlp_bias = true: linear biases are not implemented")
+        #expect(try config(#"{"model_type": "llama", \#(Self.base), "mlp_bias": false}"#).architecture == .llama)
+        let biased = try config(#"{"model_type": "llama", \#(Self.base), "attention_bias": true}"#)
+        #expect(biased.attentionQKVBias && biased.attentionOutputBias)
+        let plain = try config(#"{"model_type": "llama", \#(Self.base), "attention_bias": false}"#)
+        #expect(!plain.attentionQKVBias && !plain.attentionOutputBias)
     }
 
     @Test func logitSoftCappingIsRefused() throws {
@@ -78,16 +80,15 @@ import Testing
         #expect(try config(#"{"model_type": "llama", \#(Self.base), "rope_parameters": {"rope_type": "default", "partial_rotary_factor": 1}}"#).architecture == .llama)
     }
 
-    @Test func ropeScalingIsRefusedUnlessDefault() throws {
-        // Only plain rotary is implemented (no llama3 / linear / yarn frequencies).
-        for type in ["llama3", "linear", "yarn", "dynamic"] {
-            let error = try #require(throws: ModelFileError.self) {
-                try config(#"{"model_type": "llama", \#(Self.base), "rope_scaling": {"rope_type": "\#(type)", "factor": 8.0}}"#)
-            }
-            #expect(error.description.contains("rope_scaling.rope_type = \(type)"))
+    @Test func ropeScalingOtherThanLinearLlama3YarnIsRefused() throws {
+        for type in ["dynamic", "longrope", "su"] {
+            let message = try refusal(#"{"model_type": "llama", \#(Self.base), "rope_scaling": {"rope_type": "\#(type)", "factor": 8.0}}"#,
+                                      key: "rope_scaling.rope_type")
+            #expect(message.contains("rope_scaling.rope_type = \(type)"))
         }
-        #expect(try config(#"{"model_type": "llama", \#(Self.base), "rope_scaling": null}"#).architecture == .llama)
-        #expect(try config(#"{"model_type": "llama", \#(Self.base), "rope_scaling": {"rope_type": "default"}}"#).architecture == .llama)
+        #expect(try config(#"{"model_type": "llama", \#(Self.base), "rope_scaling": null}"#).ropeScaling == nil)
+        #expect(try config(#"{"model_type": "llama", \#(Self.base), "rope_scaling": {"rope_type": "default"}}"#).ropeScaling == nil)
+        #expect(try config(#"{"model_type": "llama", \#(Self.base), "rope_scaling": {"rope_type": "linear", "factor": 2.0}}"#).ropeScaling == .linear(factor: 2))
     }
 
     /// A Qwen3-style config with every neutral value a shipped config carries still loads.
@@ -103,7 +104,7 @@ import Testing
     }
 
     @Test func fixtureModelsStillOpen() throws {
-        for name in ["tiny-llama", "tiny-llama-1kv", "tiny-qwen3"] {
+        for name in ["tiny-llama", "tiny-llama-1kv", "tiny-qwen3", "tiny-llama3", "tiny-qwen2", "tiny-mistral"] {
             _ = try ModelFiles.open(Fixtures.url("models/\(name)"))
         }
     }
@@ -132,12 +133,11 @@ import Testing
         return try ModelConfig(gguf: GGUFFile(url: url))
     }
 
-    @Test func ggufSlidingWindowIsRefused() throws {
-        let message = try ggufRefusal([("llama.attention.sliding_window", .uint32(8))], key: "llama.attention.sliding_window")
-        #expect(message.hasSuffix("unsupported llama.attention.sliding_window = 8: sliding-window attention is not implemented"))
+    @Test func ggufSlidingWindowIsRead() throws {
+        #expect(try ggufLoads([("llama.attention.sliding_window", .uint32(8))]).slidingWindow == 8)
         // 0 means none, and a window of the whole context (128 here) hides nothing.
-        #expect(try ggufLoads([("llama.attention.sliding_window", .uint32(0))]).numLayers == 1)
-        #expect(try ggufLoads([("llama.attention.sliding_window", .uint32(128))]).numLayers == 1)
+        #expect(try ggufLoads([("llama.attention.sliding_window", .uint32(0))]).slidingWindow == nil)
+        #expect(try ggufLoads([("llama.attention.sliding_window", .uint32(128))]).slidingWindow == nil)
     }
 
     @Test func ggufSoftCappingIsRefused() throws {
@@ -155,16 +155,20 @@ import Testing
         #expect(try ggufLoads([("llama.rope.dimension_count", .uint32(4))]).headDim == 4)
     }
 
-    @Test func ggufRopeScalingIsRefused() throws {
-        let typed = try #require(throws: ModelFileError.self) {
-            try ggufLoads([("llama.rope.scaling.type", .string("yarn")), ("llama.rope.scaling.factor", .float32(4))])
-        }
-        #expect(typed.description.contains("llama.rope.scaling.type = yarn"))
+    @Test func ggufRopeScalingIsReadOrRefused() throws {
+        let yarn = try ggufLoads([("llama.rope.scaling.type", .string("yarn")), ("llama.rope.scaling.factor", .float32(4)),
+                                  ("llama.rope.scaling.original_context_length", .uint32(32))])
+        #expect(yarn.yarn?.factor == 4 && yarn.yarn?.originalMaxPositions == 32 && yarn.ropeScaling == nil)
         // A factor without a type is linear scaling in llama.cpp.
-        _ = try ggufRefusal([("llama.rope.scaling.factor", .float32(4))], key: "llama.rope.scaling.factor")
-        _ = try ggufRefusal([("llama.rope.scale_linear", .float32(2))], key: "llama.rope.scale_linear")
-        #expect(try ggufLoads([("llama.rope.scaling.factor", .float32(1))]).numLayers == 1)
-        #expect(try ggufLoads([("llama.rope.scaling.type", .string("none")), ("llama.rope.scaling.factor", .float32(4))]).numLayers == 1)
+        #expect(try ggufLoads([("llama.rope.scaling.factor", .float32(4))]).ropeScaling == .linear(factor: 4))
+        #expect(try ggufLoads([("llama.rope.scale_linear", .float32(2))]).ropeScaling == .linear(factor: 2))
+        #expect(try ggufLoads([("llama.rope.scaling.factor", .float32(1))]).ropeScaling == nil)
+        #expect(try ggufLoads([("llama.rope.scaling.type", .string("none")), ("llama.rope.scaling.factor", .float32(4))]).ropeScaling == nil)
+        let message = try ggufRefusal([("llama.rope.scaling.type", .string("longrope"))], key: "llama.rope.scaling.type")
+        #expect(message.contains("llama.rope.scaling.type = longrope"))
+        _ = try ggufRefusal([("llama.rope.scaling.type", .string("yarn")), ("llama.rope.scaling.factor", .float32(4)),
+                             ("llama.rope.scaling.original_context_length", .uint32(32)),
+                             ("llama.rope.scaling.yarn_log_multiplier", .float32(0.1))], key: "llama.rope.scaling.yarn_log_multiplier")
     }
 
     @Test func ggufNonCausalAttentionIsRefused() throws {

@@ -48,6 +48,9 @@ extension TransformerModel {
         let width = a.qkvWidth
         let qkv = x.ws.qkv.pointer
         BLAS.linear(x.ws.normed.pointer, rows: n, inner: c.hiddenSize, weight: w.qkv.pointer, outer: width, into: qkv)
+        if let bias = w.qkvBias {
+            for row in 0..<n { VectorOps.axpy(1, bias.pointer, qkv + row * width, count: width) }
+        }
         if let qNorm = w.qNorm, let kNorm = w.kNorm {
             // Qwen3: RMSNorm over every query and key head, before rotary.
             for row in 0..<n {
@@ -68,7 +71,14 @@ extension TransformerModel {
                           scratch: x.attentionScratch, cp: rank.cp, combine: rank.cpCombine, into: x.ws.attention.pointer)
         let product = x.ws.projected.pointer
         BLAS.linear(x.ws.attention.pointer, rows: n, inner: a.qDim, weight: w.output.pointer, outer: c.hiddenSize, into: product)
-        try sumOverTP(product, rows: n, addTo: x.ws.residual.pointer)
+        if let bias = w.outputBias {
+            // Added once, to the summed product, before the residual (as o_proj(x) + b would be).
+            try rank.tp.allReduce(UnsafeMutableBufferPointer(start: product, count: n * c.hiddenSize))
+            for row in 0..<n { VectorOps.axpy(1, bias.pointer, product + row * c.hiddenSize, count: c.hiddenSize) }
+            VectorOps.axpy(1, product, x.ws.residual.pointer, count: n * c.hiddenSize)
+        } else {
+            try sumOverTP(product, rows: n, addTo: x.ws.residual.pointer)
+        }
     }
 
     /// `out = SwiGLU MLP(input)` over the rank's slice of the intermediate dimension: a

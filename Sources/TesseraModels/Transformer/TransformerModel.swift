@@ -58,8 +58,7 @@ public final class TransformerModel: @unchecked Sendable {
         if let threshold = denseAttentionThreshold { attention.denseThreshold = threshold }
         if let chunk = denseRowChunk { attention.denseRowChunk = max(1, chunk) }
         self.attention = attention
-        inverseFrequencies = config.yarn?.inverseFrequencies(rotaryDim: config.rotaryDim, theta: config.ropeTheta)
-            ?? Rotary.inverseFrequencies(headDim: config.rotaryDim, theta: config.ropeTheta)
+        inverseFrequencies = config.rotaryInverseFrequencies
         attentionThreads = max(1, ProcessInfo.processInfo.activeProcessorCount / rank.ranksSharingCores)
     }
 

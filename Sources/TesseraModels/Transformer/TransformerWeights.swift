@@ -30,6 +30,11 @@ struct GroupedAttentionWeights {
     let kNorm: FloatStorage?
     /// o_proj columns of the rank's query heads: `[hidden, hq * headDim]` (row-parallel).
     let output: FloatStorage
+    /// The rank's part of the q_proj, k_proj and v_proj biases, stacked like `qkv`'s rows:
+    /// `[(hq + 2 * hkv) * headDim]` (Qwen2; Llama/Qwen3 with `attention_bias`); nil: none.
+    let qkvBias: FloatStorage?
+    /// The o_proj bias `[hidden]`, replicated: added once, after the sum over TP.
+    let outputBias: FloatStorage?
 }
 
 /// A SwiGLU MLP's share on one rank: `width` columns of its intermediate dimension.
@@ -54,7 +59,10 @@ struct TransformerWeights: @unchecked Sendable {
 
     init(config c: ModelConfig, source: any WeightSource, shards: RankShards) throws {
         let w = WeightLoader(source: source)
-        if let bias = source.tensorInfos.keys.sorted().first(where: { $0.hasPrefix("model.layers.") && $0.hasSuffix(".bias") }) {
+        let expectedBiases = Set((0..<c.numLayers).flatMap { GroupedAttentionWeights.biasNames(c, prefix: "model.layers.\($0).") })
+        if let bias = source.tensorInfos.keys.sorted().first(where: {
+            $0.hasPrefix("model.layers.") && $0.hasSuffix(".bias") && !expectedBiases.contains($0)
+        }) {
             throw TransformerError.invalidConfig("linear biases are not supported (found \(bias))")
         }
         embedding = try w.storage("model.embed_tokens.weight", [c.vocabSize, c.hiddenSize], rows: shards.vocab)
@@ -107,6 +115,20 @@ extension GroupedAttentionWeights {
             kNorm = nil
         }
         output = try w.storage(p + "self_attn.o_proj.weight", [c.hiddenSize, c.qDim], columns: queryRows)
+        qkvBias = c.attentionQKVBias
+            ? FloatStorage(concatenating: [
+                try w.load(p + "self_attn.q_proj.bias", [c.qDim], rows: queryRows),
+                try w.load(p + "self_attn.k_proj.bias", [c.kvDim], rows: kvRows),
+                try w.load(p + "self_attn.v_proj.bias", [c.kvDim], rows: kvRows),
+            ])
+            : nil
+        outputBias = c.attentionOutputBias ? try w.storage(p + "self_attn.o_proj.bias", [c.hiddenSize]) : nil
+    }
+
+    /// The Hugging Face names of the attention biases `c` has in the layer at `prefix`.
+    static func biasNames(_ c: ModelConfig, prefix p: String) -> [String] {
+        (c.attentionQKVBias ? ["q_proj", "k_proj", "v_proj"].map { p + "self_attn.\($0).bias" } : [])
+            + (c.attentionOutputBias ? [p + "self_attn.o_proj.bias"] : [])
     }
 }
 
