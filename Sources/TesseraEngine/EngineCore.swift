@@ -56,8 +56,14 @@ public final class EngineCore: @unchecked Sendable {
         self.options = options
         processor = OutputProcessor(tokenizer: tokenizer, config: executor.config)
         let capacity = executor.numBlocks * executor.tokensPerBlock
-        maxSequenceLength = min(try executor.config.maxModelLen(requested: options.maxModelLen), capacity)
-        scheduler = Scheduler(options: options, numBlocks: executor.numBlocks, blockSize: executor.blockSize, cp: executor.contextParallelSize)
+        let maxModelLen = try executor.config.maxModelLen(requested: options.maxModelLen)
+        let window = executor.config.slidingWindow
+        // With a sliding window a sequence holds at most the window, one step's tokens and a
+        // block at each end: when that fits, the cache does not bound the length.
+        let windowFits = window.map { $0 + options.maxNumBatchedTokens + 2 * executor.tokensPerBlock <= capacity } ?? false
+        maxSequenceLength = windowFits ? maxModelLen : min(maxModelLen, capacity)
+        scheduler = Scheduler(options: options, numBlocks: executor.numBlocks, blockSize: executor.blockSize,
+                              cp: executor.contextParallelSize, slidingWindow: window)
         counters.numBlocks = executor.numBlocks
         counters.tokensPerBlock = executor.tokensPerBlock
         statsSnapshot = counters

@@ -13,6 +13,11 @@ struct BlockManager {
     /// Tokens one logical block (one block-table entry) holds across the CP group.
     let tokensPerBlock: Int
     let cachingEnabled: Bool
+    /// Sliding-window attention: blocks wholly older than every future query's window are
+    /// given back as the sequence runs. nil: full attention keeps every block.
+    let slidingWindow: Int?
+    /// The block-table entry of a block given back for the window (never read again).
+    static let released = -1
     private let blockSize: Int
     private let placement: KVPlacement
 
@@ -31,8 +36,9 @@ struct BlockManager {
     private(set) var evictions = 0
 
     /// `numBlocks` physical blocks of `blockSize` tokens on each of the `cp` ranks of a group.
-    init(numBlocks: Int, blockSize: Int, cp: Int, cachingEnabled: Bool) {
+    init(numBlocks: Int, blockSize: Int, cp: Int, cachingEnabled: Bool, slidingWindow: Int? = nil) {
         self.numBlocks = numBlocks
+        self.slidingWindow = slidingWindow
         self.blockSize = blockSize
         placement = KVPlacement(cp: cp)
         tokensPerBlock = placement.tokensPerLogicalBlock(blockSize: blockSize)
@@ -83,7 +89,8 @@ struct BlockManager {
         return true
     }
 
-    /// Tokens `sequence` could hold in its own blocks and every free one.
+    /// Tokens `sequence` could hold in its own blocks and every free one (counting positions
+    /// from 0: blocks given back for the window count as held, since they never return).
     func capacity(of sequence: EngineSequence) -> Int {
         (sequence.blocks.table.count + freeCount) * tokensPerBlock
     }
@@ -103,12 +110,34 @@ struct BlockManager {
         }
     }
 
+    /// With a sliding window of `w`, gives back the leading blocks that no future query of
+    /// `sequence` can see: the next query is at position `numComputed` and sees keys from
+    /// `numComputed - w + 1` on, so a logical block of `tokensPerBlock` tokens ending before that
+    /// is dead. Call after `commit`, so full blocks enter the prefix cache first (a dead block
+    /// keeps its cached content until evicted, like any freed block).
+    mutating func releaseOutsideWindow(_ sequence: EngineSequence) {
+        guard let window = slidingWindow else { return }
+        let dead = min(max(0, sequence.numComputed - window + 1) / tokensPerBlock, sequence.blocks.table.count)
+        while sequence.blocks.released < dead {
+            let i = sequence.blocks.released
+            release([sequence.blocks.table[i]])
+            sequence.blocks.table[i] = Self.released
+            sequence.blocks.released += 1
+        }
+    }
+
+    /// Blocks a sequence holds: its table without the entries given back for the window.
+    func heldBlocks(of sequence: EngineSequence) -> Int {
+        sequence.blocks.table.count - sequence.blocks.released
+    }
+
     /// Gives back every block of `sequence` (finished, aborted or preempted). Its hashes stay:
     /// a preempted sequence coming back looks its prefix up with them.
     mutating func free(_ sequence: EngineSequence) {
-        release(sequence.blocks.table)
+        release(sequence.blocks.table.filter { $0 != Self.released })
         sequence.blocks.table = []
         sequence.blocks.committed = 0
+        sequence.blocks.released = 0
     }
 
     /// Forgets every cached block that nobody uses (for tests and benchmarks between runs).
@@ -207,4 +236,7 @@ struct SequenceBlocks {
     fileprivate(set) var hashes: [UInt64] = []
     /// Leading blocks of `table` registered in (or taken from) the prefix cache.
     fileprivate(set) var committed = 0
+    /// Leading blocks given back because no future query can see them (sliding window):
+    /// their table entries are `BlockManager.released`.
+    fileprivate(set) var released = 0
 }

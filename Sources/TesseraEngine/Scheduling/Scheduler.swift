@@ -19,9 +19,10 @@ struct Scheduler {
     private(set) var peakBlocksUsed = 0
 
     /// `numBlocks` blocks of `blockSize` tokens on each of the `cp` ranks of a group.
-    init(options: EngineOptions, numBlocks: Int, blockSize: Int, cp: Int) {
+    init(options: EngineOptions, numBlocks: Int, blockSize: Int, cp: Int, slidingWindow: Int? = nil) {
         self.options = options
-        blocks = BlockManager(numBlocks: numBlocks, blockSize: blockSize, cp: cp, cachingEnabled: options.enablePrefixCaching)
+        blocks = BlockManager(numBlocks: numBlocks, blockSize: blockSize, cp: cp, cachingEnabled: options.enablePrefixCaching,
+                              slidingWindow: slidingWindow)
     }
 
     var hasWork: Bool { !waiting.isEmpty || !running.isEmpty }
@@ -107,12 +108,14 @@ struct Scheduler {
         }
     }
 
-    /// Records that the plan's chunks ran: their tokens are now cached, and the full blocks
-    /// they completed enter the prefix cache.
+    /// Records that the plan's chunks ran: their tokens are now cached, the full blocks they
+    /// completed enter the prefix cache, and (sliding window) blocks out of every future
+    /// query's sight are given back.
     mutating func completed(_ plan: StepPlan) {
         for chunk in plan.chunks {
             chunk.sequence.numComputed = chunk.start + chunk.count
             blocks.commit(chunk.sequence)
+            blocks.releaseOutsideWindow(chunk.sequence)
         }
     }
 

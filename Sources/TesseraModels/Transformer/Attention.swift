@@ -32,6 +32,9 @@ struct Attention {
     /// Who owns which cached token in the CP group, and which member this rank is.
     let placement: KVPlacement
     let cpRank: Int
+    /// Sliding window (Mistral): a query at position `p` sees keys from `p - window + 1` on;
+    /// nil: every earlier key.
+    var window: Int?
 
     var cpSize: Int { placement.cp }
     var qDim: Int { numHeads * headDim }
@@ -56,6 +59,28 @@ struct Attention {
     /// Cached tokens of `span` this rank stores: its slice of the context.
     func localContext(of span: SequenceSpan) -> Int {
         placement.localLength(of: span.contextLength, rank: cpRank)
+    }
+
+    /// The first position a query at `position` sees (0 without a window).
+    @inline(__always)
+    func firstVisible(_ position: Int) -> Int {
+        guard let window else { return 0 }
+        return max(0, position - window + 1)
+    }
+
+    /// The first index of this rank's context slice that the query at `position` sees: local
+    /// indices follow positions, so the visible ones are those past the tokens before
+    /// `firstVisible(position)`.
+    @inline(__always)
+    func firstVisibleLocal(_ position: Int) -> Int {
+        window == nil ? 0 : placement.localLength(of: firstVisible(position), rank: cpRank)
+    }
+
+    /// The first of the span's own new keys (index into its rows) that row `k` of the span
+    /// (position `contextLength + k`) sees.
+    @inline(__always)
+    func firstVisibleNew(span: SequenceSpan, row k: Int) -> Int {
+        max(0, firstVisible(span.contextLength + k) - span.contextLength)
     }
 
     /// The rank-local KV head that local query head `head` reads (grouped-query attention).
@@ -132,7 +157,19 @@ struct Attention {
         layer: Int, view: QueryView, sequences: [SequenceSpan], kernels: AttentionRowKernels, cache: PagedKVCache,
         scratch: AttentionScratch, into target: PartialTarget
     ) {
-        let perRow = sequences.filter { !isDense($0) && !$0.tokenRange.isEmpty }
+        // Units of the grouped kernel: a sequence's rows with the position of the first; with a
+        // sliding window each row sees its own part of the context, so one unit per row (a
+        // decode step is one row anyway).
+        var perRow = sequences.filter { !isDense($0) && !$0.tokenRange.isEmpty }.map { (span: $0, position: $0.contextLength) }
+        if window != nil {
+            perRow = perRow.flatMap { unit in
+                unit.span.tokenRange.enumerated().map { k, row in
+                    (span: SequenceSpan(tokenRange: row..<row + 1, contextLength: unit.span.contextLength,
+                                        blockTable: unit.span.blockTable),
+                     position: unit.span.contextLength + k)
+                }
+            }
+        }
         if !perRow.isEmpty {
             groupedContextPart(perRow, view: view, kernels: kernels, cache: cache, scratch: scratch, into: target)
         }
@@ -147,14 +184,14 @@ struct Attention {
     /// workers (one sequence with one KV head, say) each unit's context is split into chunks
     /// run by different workers and merged by their LSEs.
     private func groupedContextPart(
-        _ perRow: [SequenceSpan], view: QueryView, kernels: AttentionRowKernels, cache: PagedKVCache,
+        _ perRow: [(span: SequenceSpan, position: Int)], view: QueryView, kernels: AttentionRowKernels, cache: PagedKVCache,
         scratch: AttentionScratch, into target: PartialTarget
     ) {
         let units = perRow.count * numKVHeads
-        let maxRows = perRow.reduce(0) { max($0, $1.tokenRange.count) }
+        let maxRows = perRow.reduce(0) { max($0, $1.span.tokenRange.count) }
         let groupRows = cpSize * (numHeads / numKVHeads) * maxRows
         let blockSize = cache.blockSize
-        let work = perRow.reduce(0) { $0 + $1.tokenRange.count * localContext(of: $1) } * cpSize * numHeads * headDim
+        let work = perRow.reduce(0) { $0 + $1.span.tokenRange.count * visibleContext($1).count } * cpSize * numHeads * headDim
         let threads = work < parallelThreshold ? 1 : scratch.workers.count
         let chunks = Self.contextChunks(units: units, threads: threads)
         for worker in scratch.workers {
@@ -165,15 +202,16 @@ struct Attention {
 
         forEach(units * chunks, work: work, scratch: scratch) { item, worker in
             let unit = item / chunks
-            let span = perRow[unit / numKVHeads]
-            let context = localContext(of: span)
-            let tokens = Self.chunk(item % chunks, of: chunks, context: context, blockSize: blockSize)
+            let span = perRow[unit / numKVHeads].span
+            let visible = visibleContext(perRow[unit / numKVHeads])
+            let part = Self.chunk(item % chunks, of: chunks, context: visible.count, blockSize: blockSize)
+            let tokens = visible.lowerBound + part.lowerBound..<visible.lowerBound + part.upperBound
             kernels.groupedContextPart(span: span, kvHead: unit % numKVHeads, tokens: tokens, view: view, worker: worker,
                                        into: target, chunk: chunks > 1 ? (chunked, item) : nil)
         }
         guard chunks > 1 else { return }
         for unit in 0..<units {
-            let group = GroupRows(attention: self, span: perRow[unit / numKVHeads], kvHead: unit % numKVHeads)
+            let group = GroupRows(attention: self, span: perRow[unit / numKVHeads].span, kvHead: unit % numKVHeads)
             let item = unit * chunks
             for g in 0..<group.count {
                 let m = group.member(g)
@@ -184,6 +222,13 @@ struct Attention {
                     lseOut: target.lse(rank: m.rank, row: m.row, head: m.head))
             }
         }
+    }
+
+    /// The local context indices a grouped unit sees: all of this rank's slice, or with a
+    /// window those the unit's (single) row at `position` sees.
+    func visibleContext(_ unit: (span: SequenceSpan, position: Int)) -> Range<Int> {
+        let context = localContext(of: unit.span)
+        return min(firstVisibleLocal(unit.position), context)..<context
     }
 
     /// Keys per tile of the grouped context part: enough to amortise each row's softmax

@@ -22,13 +22,15 @@ struct AttentionRowKernels: @unchecked Sendable {
         let scores = worker.scores.pointer
         for row in span.tokenRange {
             let q = qkv + row * a.qkvWidth + head * hd
-            let visible = row - first + 1
-            _ = AttentionKernels.scores(query: q, keys: keyBase + first * a.qkvWidth, stride: a.qkvWidth,
+            // New keys first + start ... row: all of them, or those inside the window.
+            let start = first + a.firstVisibleNew(span: span, row: row - first)
+            let visible = row - start + 1
+            _ = AttentionKernels.scores(query: q, keys: keyBase + start * a.qkvWidth, stride: a.qkvWidth,
                                         count: visible, headDim: hd, into: scores)
             let lse = Softmax.inPlace(scores, count: visible)
             let o = target.output(rank: 0, row: row, head: head)
             o.update(repeating: 0, count: hd)
-            AttentionKernels.accumulate(weights: scores, values: valueBase + first * a.qkvWidth, stride: a.qkvWidth,
+            AttentionKernels.accumulate(weights: scores, values: valueBase + start * a.qkvWidth, stride: a.qkvWidth,
                                         count: visible, headDim: hd, into: o)
             target.lse(rank: 0, row: row, head: head).pointee = lse
         }

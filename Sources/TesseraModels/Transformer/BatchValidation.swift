@@ -41,7 +41,10 @@ extension TransformerModel {
                 let perBlock = placement.cp > 1 ? " (logical blocks of \(cache.blockSize) x cp=\(placement.cp) tokens)" : ""
                 throw fail("sequence \(s) needs \(blocksNeeded) blocks for \(length) tokens\(perBlock), block table has \(span.blockTable.count)")
             }
-            if let bad = span.blockTable.prefix(blocksNeeded).first(where: { $0 < 0 || $0 >= cache.numBlocks }) {
+            // With a sliding window, blocks wholly before the first key the step can see may have
+            // been given back (their entries are negative); every later one must be real.
+            let firstSeen = attention.firstVisible(span.contextLength) / placement.tokensPerLogicalBlock(blockSize: cache.blockSize)
+            if let bad = span.blockTable[min(firstSeen, blocksNeeded)..<blocksNeeded].first(where: { $0 < 0 || $0 >= cache.numBlocks }) {
                 throw fail("sequence \(s) block id \(bad) outside the cache's \(cache.numBlocks) blocks")
             }
         }

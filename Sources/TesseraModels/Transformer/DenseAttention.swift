@@ -46,7 +46,11 @@ struct DenseAttention {
                 for r in 0..<chunk {
                     let rowScores = scores + r * keyCount
                     let visible = chunkStart + r + 1
-                    target.lse(rank: 0, row: row0 + r, head: head).pointee = Softmax.inPlace(rowScores, count: visible)
+                    // Keys before `start` are outside a sliding window: weight 0.
+                    let start = a.firstVisibleNew(span: span, row: chunkStart + r)
+                    target.lse(rank: 0, row: row0 + r, head: head).pointee =
+                        Softmax.inPlace(rowScores + start, count: visible - start)
+                    rowScores.update(repeating: 0, count: start)
                     (rowScores + visible).update(repeating: 0, count: keyCount - visible)
                 }
                 BLAS.matmul(scores, lda: keyCount, newValues, ldb: width, transposeB: false,
@@ -68,7 +72,7 @@ struct DenseAttention {
         let first = span.tokenRange.lowerBound
         let n = span.tokenRange.count
         let context = a.localContext(of: span)
-        guard context > 0 else {
+        guard context > a.firstVisibleLocal(span.contextLength) else {
             for c in 0..<a.cpSize {
                 for head in 0..<a.numHeads {
                     for row in span.tokenRange {
@@ -82,8 +86,11 @@ struct DenseAttention {
         let scores = scratch.denseScores.pointer
         let keys = scratch.denseContextKeys.pointer
         let values = scratch.denseContextValues.pointer
+        // With a sliding window the first row sees the most; later rows mask their older keys.
+        let lowest = min(a.firstVisibleLocal(span.contextLength), context)
+        let width = context - lowest
         for kvHead in 0..<a.numKVHeads {
-            cache.gather(layer: layer, kvHead: kvHead, blockTable: span.blockTable, tokens: 0..<context, keys: keys, values: values)
+            cache.gather(layer: layer, kvHead: kvHead, blockTable: span.blockTable, tokens: lowest..<context, keys: keys, values: values)
             for c in 0..<a.cpSize {
                 for head in 0..<a.numHeads where a.kvHead(of: head) == kvHead {
                     var chunkStart = 0
@@ -91,12 +98,15 @@ struct DenseAttention {
                         let chunk = min(rowChunk, n - chunkStart)
                         let row0 = first + chunkStart
                         BLAS.matmul(view.query(rank: c, row: row0, head: head), lda: view.rowStride, keys, ldb: hd,
-                                    transposeB: true, m: chunk, n: context, k: hd, into: scores, ldc: context)
+                                    transposeB: true, m: chunk, n: width, k: hd, into: scores, ldc: width)
                         for r in 0..<chunk {
-                            target.lse(rank: c, row: row0 + r, head: head).pointee =
-                                Softmax.inPlace(scores + r * context, count: context)
+                            let rowScores = scores + r * width
+                            let skip = min(a.firstVisibleLocal(span.contextLength + chunkStart + r), context) - lowest
+                            let lse = target.lse(rank: c, row: row0 + r, head: head)
+                            lse.pointee = skip < width ? Softmax.inPlace(rowScores + skip, count: width - skip) : -.infinity
+                            rowScores.update(repeating: 0, count: skip)
                         }
-                        BLAS.matmul(scores, lda: context, values, ldb: hd, transposeB: false, m: chunk, n: hd, k: context,
+                        BLAS.matmul(scores, lda: width, values, ldb: hd, transposeB: false, m: chunk, n: hd, k: width,
                                     into: target.output(rank: c, row: row0, head: head), ldc: target.rowStride)
                         chunkStart += chunk
                     }

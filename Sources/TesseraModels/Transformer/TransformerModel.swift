@@ -55,6 +55,7 @@ public final class TransformerModel: @unchecked Sendable {
         weights = try TransformerWeights(config: config, source: source, shards: shards)
         var attention = Attention(numHeads: shards.queryHeads.count, numKVHeads: shards.kvHeads.count,
                                   headDim: config.headDim, placement: rank.placement, cpRank: rank.cpRank)
+        attention.window = config.slidingWindow
         if let threshold = denseAttentionThreshold { attention.denseThreshold = threshold }
         if let chunk = denseRowChunk { attention.denseRowChunk = max(1, chunk) }
         self.attention = attention
