@@ -103,7 +103,7 @@ import Testing
         #expect(try configError(#"{"model_type": "llama", \#(Self.base), "eos_token_id": 100}"#).contains("invalid eos_token_id = 100: outside the vocabulary"))
         #expect(try configError(#"{"model_type": "llama", \#(Self.base), "hidden_act": "gelu"}"#).contains("invalid hidden_act = gelu"))
         #expect(try configError(#"{"model_type": "llama", \#(Self.base), "rope_scaling": {"rope_type": "llama3", "factor": 8.0}}"#)
-            .contains("invalid rope_scaling.rope_type = llama3: rope scaling is not supported"))
+            .contains("missing required field 'rope_scaling.low_freq_factor'"))
         #expect(try configError(#"{"model_type": "llama", \#(Self.base), "rope_theta": "big"}"#).contains("invalid rope_theta = big: expected a number"))
         #expect(try configError(#"{"model_type": "llama", "hidden_size": 32}"#).contains("config.json: missing required field 'num_attention_heads'"))
         #expect(try configError(#"{"model_type": "llama", \#(Self.base), "num_hidden_layers": 2.5}"#).contains("invalid num_hidden_layers = 2.5: expected an integer"))
