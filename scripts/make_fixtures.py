@@ -1857,7 +1857,8 @@ def _family_gguf_tensors(name: str, cfg, sd: dict) -> list[tuple[str, np.ndarray
 
 def family_gguf_fixtures(out: Path, models: list[tuple[str, Path]], tok_dir: Path) -> dict:
     """gguf/tiny-llama3.gguf (F16, rope_freqs.weight), gguf/tiny-qwen2.gguf (F32, biases, tied),
-    gguf/tiny-mistral.gguf (F32; the converter writes no sliding window), read back tensor by tensor."""
+    gguf/tiny-mistral.gguf (F32, with `llama.attention.sliding_window`, which llama.cpp's converter does not
+    write for Mistral), read back tensor by tensor."""
     import gguf
     import torch
     from gguf import GGMLQuantizationType as Q
@@ -1903,6 +1904,11 @@ def family_gguf_fixtures(out: Path, models: list[tuple[str, Path]], tok_dir: Pat
             w.add_value_length(head_dim)
             w.add_vocab_size(cfg.vocab_size)
             w.add_rope_dimension_count(head_dim)
+        if cfg.model_type == "mistral" and getattr(cfg, "sliding_window", None):
+            # llama.cpp's converter writes no window for Mistral (llama.cpp then runs it without
+            # one); the key is llama.cpp's own `<arch>.attention.sliding_window`, written here so
+            # the file is the same model as the folder.
+            w.add_sliding_window(cfg.sliding_window)
         w.add_tokenizer_model("gpt2")
         w.add_tokenizer_pre("qwen2")
         w.add_token_list(vm["tokens"])

@@ -11,7 +11,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve the model over HTTP with the OpenAI API (completions, chat completions, streaming).",
         discussion: """
-            Endpoints: GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream: true \
+            Endpoints: GET / (a chat page in the browser), GET /v1/models, POST /v1/completions, POST /v1/chat/completions (stream: true \
             for server-sent events), GET /health, GET /metrics (Prometheus), GET /version. Binds \
             127.0.0.1 unless --host says otherwise. With --api-key (or TESSERA_API_KEY) every /v1 \
             request needs `Authorization: Bearer <key>`. SIGINT or SIGTERM stops taking requests, \

@@ -111,12 +111,13 @@ struct ModelFamilyTests {
         #expect(worst <= 1e-4)
     }
 
-    /// Mistral's GGUF, as the converter writes it: arch llama with permuted rows, and no window
-    /// (llama.cpp's converter does not store `sliding_window` for MistralForCausalLM).
+    /// Mistral's GGUF: arch llama with permuted rows, and the window as
+    /// `llama.attention.sliding_window` (llama.cpp's converter does not store it for
+    /// MistralForCausalLM; the fixture adds it so the file is the same model).
     @Test func mistralGGUFHasTheFolderWeights() throws {
         let folder = try ModelFiles.open(Fixtures.url("models/tiny-mistral"))
         let gguf = try ModelFiles.open(Fixtures.url("gguf/tiny-mistral.gguf"))
-        #expect(gguf.config.architecture == .llama && gguf.config.slidingWindow == nil)
+        #expect(gguf.config.architecture == .llama && gguf.config.slidingWindow == 8)
         for name in ["model.layers.1.self_attn.q_proj.weight", "model.layers.1.self_attn.k_proj.weight", "lm_head.weight"] {
             #expect(try gguf.weights.load(name).data == folder.weights.load(name).data, "\(name)")
         }

@@ -107,3 +107,19 @@ struct SlidingWindowTests {
         }
     }
 }
+
+extension SlidingWindowTests {
+    /// tiny-mistral (window 8, shorter than the 37-token prompt) against transformers is in
+    /// `TinyModelParityTests`; its GGUF gives the folder's logits through the window too.
+    @Test func mistralGGUFGivesTheFolderLogits() throws {
+        let folder = try ModelFiles.open(Fixtures.url("models/tiny-mistral"))
+        let gguf = try ModelFiles.open(Fixtures.url("gguf/tiny-mistral.gguf"))
+        #expect(gguf.config.slidingWindow == folder.config.slidingWindow)
+        let a = try TransformerModel(config: folder.config, weights: folder.weights)
+        let b = try TransformerModel(config: gguf.config, weights: gguf.weights)
+        let ids = try SafetensorsFile(url: Fixtures.url("logits/tiny-mistral.safetensors")).integers("prompt2.ids")
+        let fromFolder = try TinyModelParityTests.runner(a, tokens: ids.count, blockSize: 4).logits(ids, steps: [5, ids.count - 5])
+        let fromGGUF = try TinyModelParityTests.runner(b, tokens: ids.count, blockSize: 4).logits(ids, steps: [5, ids.count - 5])
+        #expect(AttentionTests.maxAbsDiff(fromGGUF, fromFolder) < 1e-4)
+    }
+}

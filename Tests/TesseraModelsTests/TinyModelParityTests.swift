@@ -9,7 +9,7 @@ import TesseraTensor
 /// `[len, vocab]` at every position, and for prompt 2 the greedy continuation.
 @Suite("Tiny model parity")
 struct TinyModelParityTests {
-    static let models = ["tiny-llama", "tiny-qwen3", "tiny-llama-1kv", "tiny-llama3", "tiny-qwen2"]
+    static let models = ["tiny-llama", "tiny-qwen3", "tiny-llama-1kv", "tiny-llama3", "tiny-qwen2", "tiny-mistral"]
     static let tolerance: Float = 1e-3
 
     struct Loaded {
