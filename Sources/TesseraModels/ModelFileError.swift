@@ -81,7 +81,8 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
         case let .wrongMetadataType(file, key, expected, found):
             "\(file): metadata key '\(key)' should be \(expected) but is \(found)"
         case let .unsupportedArchitecture(file, architecture):
-            "\(file): unsupported architecture '\(architecture)' (supported: llama, qwen3)"
+            "\(file): unsupported architecture '\(architecture)' (supported: llama, mistral, qwen2, qwen3, "
+                + "deepseek_v2, deepseek_v3; GGUF: llama, qwen2, qwen3, deepseek2)"
         case let .invalidConfig(file, field, value, reason):
             "\(file): invalid \(field) = \(value): \(reason)"
         case let .unsupportedConfig(file, key, value, reason):

@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func huggingFaceErrorsNameFieldAndValue() throws {
-        #expect(try configError(#"{"model_type": "gpt2", \#(Self.base)}"#) == "config.json: unsupported architecture 'gpt2' (supported: llama, qwen3)")
+        #expect(try configError(#"{"model_type": "gpt2", \#(Self.base)}"#) == "config.json: unsupported architecture 'gpt2' (supported: llama, mistral, qwen2, qwen3, deepseek_v2, deepseek_v3; GGUF: llama, qwen2, qwen3, deepseek2)")
         #expect(try configError(#"{"model_type": "llama", \#(Self.base), "num_key_value_heads": 3}"#)
             .contains("invalid num_key_value_heads = 3: the number of attention heads (4) must be a multiple of it"))
         #expect(try configError(#"{"model_type": "llama", \#(Self.base), "head_dim": 0}"#).contains("invalid head_dim = 0: must be positive"))
