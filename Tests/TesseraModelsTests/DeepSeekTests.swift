@@ -52,17 +52,7 @@ struct DeepSeekTests {
         #expect(gguf.config.latentAttention == folder.config.latentAttention)
         #expect(gguf.config.experts?.numExperts == folder.config.experts?.numExperts)
         #expect(gguf.config.yarn?.factor == folder.config.yarn?.factor)
-        let a = try TransformerModel(config: folder.config, weights: folder.weights)
-        let b = try TransformerModel(config: gguf.config, weights: gguf.weights)
-        let reference = try SafetensorsFile(url: Fixtures.url("logits/\(name).safetensors"))
-        var worst: Float = 0
-        for i in 0..<3 {
-            let ids = try reference.integers("prompt\(i).ids")
-            let fromFolder = try TinyModelParityTests.runner(a, tokens: ids.count, blockSize: 8).logits(ids, steps: [ids.count])
-            let fromGGUF = try TinyModelParityTests.runner(b, tokens: ids.count, blockSize: 8).logits(ids, steps: [ids.count])
-            worst = max(worst, AttentionTests.maxAbsDiff(fromGGUF, fromFolder))
-        }
-        print("deepseek gguf \(name): max |logit diff| against the folder \(worst)")
+        let worst = try TinyModelParityTests.ggufAgainstFolder(name, folder: folder, gguf: gguf)
         #expect(worst <= 1e-4)
     }
 

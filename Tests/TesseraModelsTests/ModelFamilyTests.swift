@@ -97,17 +97,7 @@ struct ModelFamilyTests {
                 .map { abs($0 - $1) / $1 }.max() ?? 0
             #expect(worst <= 1e-6, "relative frequency difference \(worst)")
         }
-        let a = try TransformerModel(config: folder.config, weights: folder.weights)
-        let b = try TransformerModel(config: gguf.config, weights: gguf.weights)
-        let reference = try SafetensorsFile(url: Fixtures.url("logits/\(name).safetensors"))
-        var worst: Float = 0
-        for i in 0..<3 {
-            let ids = try reference.integers("prompt\(i).ids")
-            let fromFolder = try TinyModelParityTests.runner(a, tokens: ids.count, blockSize: 8).logits(ids, steps: [ids.count])
-            let fromGGUF = try TinyModelParityTests.runner(b, tokens: ids.count, blockSize: 8).logits(ids, steps: [ids.count])
-            worst = max(worst, AttentionTests.maxAbsDiff(fromGGUF, fromFolder))
-        }
-        print("family gguf \(name): max |logit diff| against the folder \(worst)")
+        let worst = try TinyModelParityTests.ggufAgainstFolder(name, folder: folder, gguf: gguf)
         #expect(worst <= 1e-4)
     }
 

@@ -35,6 +35,25 @@ struct TinyModelParityTests {
         return StepRunner(model: model, cache: cache, blockTable: AttentionTests.scatteredTable(blocks))
     }
 
+    /// The largest logit difference between a fixture model's GGUF and its Hugging Face folder
+    /// over the reference prompts, prefilled in `steps(prompt length)`.
+    static func ggufAgainstFolder(
+        _ name: String, folder: ModelFiles, gguf: ModelFiles, steps: (Int) -> [Int] = { [$0] }
+    ) throws -> Float {
+        let a = try TransformerModel(config: folder.config, weights: folder.weights)
+        let b = try TransformerModel(config: gguf.config, weights: gguf.weights)
+        let reference = try SafetensorsFile(url: Fixtures.url("logits/\(name).safetensors"))
+        var worst: Float = 0
+        for i in 0..<3 {
+            let ids = try reference.integers("prompt\(i).ids")
+            let fromFolder = try runner(a, tokens: ids.count, blockSize: 8).logits(ids, steps: steps(ids.count))
+            let fromGGUF = try runner(b, tokens: ids.count, blockSize: 8).logits(ids, steps: steps(ids.count))
+            worst = max(worst, AttentionTests.maxAbsDiff(fromGGUF, fromFolder))
+        }
+        print("gguf \(name): max |logit diff| against the folder \(worst)")
+        return worst
+    }
+
     @Test(arguments: models)
     func prefillAndDecodeMatchTransformers(name: String) throws {
         let loaded = try Self.load(name)
