@@ -8,7 +8,7 @@ FLAGS   := -c release -Xswiftc -enable-testing --traits MPI
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test test-server setup build model fixtures bench bench-batch bench-serve bench-cp bench-mla bench-mpi bench-micro clean
+.PHONY: demo test test-server setup build model fixtures bench bench-families bench-batch bench-serve bench-cp bench-mla bench-mpi bench-micro clean
 
 setup:
 	@scripts/setup.sh
@@ -26,12 +26,14 @@ demo: model
 # processes under `mpirun`.
 test: model
 	$(SWIFT) test $(FLAGS) --skip-build
+	@scripts/setup.sh --browser
 	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
 	$(PYTHON) -m pytest -q Tests/EndToEnd
 
 # End-to-end tests alone: `tessera serve` through the official openai client, httpx and curl,
 # and `mpirun` jobs.
 test-server: model
+	@scripts/setup.sh --browser
 	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
 	$(PYTHON) -m pytest -q Tests/EndToEnd
 
@@ -44,6 +46,13 @@ fixtures: model
 bench: model
 	$(PYTHON) -m pip install -q -r scripts/requirements-bench.txt
 	$(PYTHON) scripts/bench_single_stream.py --tessera $(BIN)
+
+# Single-stream decode of each model family (llama, llama3, qwen2, qwen3, mistral, deepseek) at
+# SmolLM2's size, random weights, Q4_1, against llama.cpp on the same GGUF (files in
+# ~/.cache/tessera/bench-families, about 4 GB).
+bench-families: model
+	$(PYTHON) -m pip install -q -r scripts/requirements-bench.txt
+	$(PYTHON) scripts/bench_families.py --tessera $(BIN)
 
 # Batched throughput at concurrency 1, 8, 32 against llama.cpp (C slots) and transformers.
 bench-batch: model

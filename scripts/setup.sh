@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Tessera needs from the system's packages when it is missing:
-# OpenBLAS (cblas), Open MPI (library, headers and mpirun) and pkg-config; on Debian-like Linux also
-# Chromium and its chromedriver, for the chat page's browser test (Tests/EndToEnd/test_chat_page.py;
-# on macOS install Chromium and chromedriver yourself to run it). Swift itself and python3 with pip
-# must already be there.
+# OpenBLAS (cblas), Open MPI (library, headers and mpirun) and pkg-config; with --browser (what
+# `make test` asks for), on Debian-like Linux also Chromium and its chromedriver, for the chat page's
+# browser test (Tests/EndToEnd/test_chat_page.py; on macOS install Chromium and chromedriver yourself
+# to run it). Swift itself and python3 with pip must already be there.
 set -euo pipefail
 
 need() { command -v "$1" >/dev/null 2>&1 || { echo "setup: '$1' not found: $2" >&2; exit 1; }; }
@@ -11,7 +11,9 @@ need swift "install Swift 6 (https://www.swift.org/install)"
 need python3 "install Python 3 with pip (the default model is fetched with pip)"
 python3 -m pip --version >/dev/null 2>&1 || { echo "setup: python3 has no pip; install python3-pip" >&2; exit 1; }
 
-have_browser() { [ "$(uname -s)" != Linux ] || { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; }
+browser=""
+[ "${1:-}" = "--browser" ] && browser="chromium chromium-driver"
+have_browser() { [ -z "$browser" ] || [ "$(uname -s)" != Linux ] || { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; }
 if pkg-config --exists openblas ompi-c 2>/dev/null && command -v mpirun >/dev/null 2>&1 && have_browser; then
   exit 0
 fi
@@ -20,10 +22,11 @@ case "$(uname -s)" in
     if command -v apt-get >/dev/null 2>&1; then
       sudo=""
       [ "$(id -u)" -eq 0 ] || sudo="sudo"
-      echo "setup: installing libopenblas-dev, libopenmpi-dev, openmpi-bin, pkg-config, chromium and chromium-driver with apt-get" >&2
+      echo "setup: installing libopenblas-dev libopenmpi-dev openmpi-bin pkg-config $browser with apt-get" >&2
       $sudo apt-get update -qq
+      # shellcheck disable=SC2086  # $browser is a list of package names, or empty
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libopenblas-dev libopenmpi-dev openmpi-bin pkg-config \
-        chromium chromium-driver >/dev/null
+        $browser >/dev/null
     else
       echo "setup: install OpenBLAS and Open MPI (with their pkg-config files), mpirun, pkg-config, chromium and chromedriver with your package manager" >&2
       exit 1

@@ -1,7 +1,7 @@
 """The chat page that `tessera serve` answers at `/`, driven in a real headless Chromium.
 
 Run with `make test-server` (or `python3 -m pytest -q Tests/EndToEnd/test_chat_page.py`). Needs
-Debian's `chromium` and `chromium-driver` (scripts/setup.sh installs them) and selenium
+Debian's `chromium` and `chromium-driver` (`scripts/setup.sh --browser`, run by `make test`, installs them) and selenium
 (scripts/requirements-server-test.txt); without them the tests fail, saying what is missing.
 
 One browser for the module, with Chrome's performance log on: every request the page makes is
@@ -50,7 +50,7 @@ class Browser:
             missing.append("the selenium Python package (pip install -r scripts/requirements-server-test.txt)")
         if missing:
             pytest.fail("the chat page test needs " + ", ".join(missing)
-                        + ": run scripts/setup.sh (Debian: apt-get install chromium chromium-driver)", pytrace=False)
+                        + ": run scripts/setup.sh --browser (Debian: apt-get install chromium chromium-driver)", pytrace=False)
         options = webdriver.ChromeOptions()
         options.binary_location = shutil.which("chromium")
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1000,800",
