@@ -25,7 +25,8 @@ struct OutputProcessor {
     /// Starts following `request`.
     mutating func add(_ request: EngineRequest) {
         requests[request.id] = RequestOutputState(
-            tokenizer: tokenizer, params: request.params, endTokens: endTokenIDs.union(request.stopTokenIDs))
+            tokenizer: tokenizer, params: request.params, promptTokenIDs: request.promptIDs,
+            endTokens: endTokenIDs.union(request.stopTokenIDs))
     }
 
     /// Request `id`'s next token, sampled from its row of `logits`, as the output that carries
@@ -43,18 +44,20 @@ struct OutputProcessor {
     }
 }
 
-/// One request's sampler, streaming decoder and stop rules.
+/// One request's sampler (with the counts of its output tokens that the penalties read),
+/// streaming decoder and stop rules.
 private struct RequestOutputState {
     private var sampler: Sampler
     private var decoder: StreamingDecoder?
     private var stops: StopStringMatcher
+    /// End-of-sequence tokens (unless `ignoreEOS`) and the request's stop token ids.
     private let endTokens: Set<Int>
 
-    init(tokenizer: Tokenizer?, params: SamplingParams, endTokens: Set<Int>) {
-        sampler = Sampler(params: params)
+    init(tokenizer: Tokenizer?, params: SamplingParams, promptTokenIDs: [Int], endTokens: Set<Int>) {
+        sampler = Sampler(params: params, promptTokenIDs: promptTokenIDs)
         decoder = tokenizer?.makeStreamingDecoder(skipSpecialTokens: true)
         stops = StopStringMatcher(stops: params.stop)
-        self.endTokens = params.ignoreEOS ? [] : endTokens
+        self.endTokens = (params.ignoreEOS ? [] : endTokens).union(params.stopTokenIDs)
     }
 
     mutating func next(_ id: String, logits: UnsafeBufferPointer<Float>) -> (token: Int, output: RequestOutput, stopped: Bool) {

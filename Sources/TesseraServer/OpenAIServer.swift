@@ -6,9 +6,11 @@ import TesseraEngine
 import TesseraTokenizer
 
 /// An OpenAI-compatible HTTP server over an `EngineCore`:
-/// `GET /v1/models`, `POST /v1/completions`, `POST /v1/chat/completions` (JSON or server-sent
-/// events), `GET /health`, `GET /metrics` (Prometheus), `GET /version`, and a browser chat page
-/// at `GET /` (`ChatPage`, no auth: it holds no data and calls the /v1 endpoints with the key).
+/// `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/completions`, `POST /v1/chat/completions`
+/// (JSON or server-sent events), vLLM's `POST /tokenize` and `POST /detokenize` (under the same
+/// API key as /v1), `GET /health`, `GET /metrics` (Prometheus), `GET /version`, and a browser
+/// chat page at `GET /` (`ChatPage`, no auth: it holds no data and calls the /v1 endpoints with
+/// the key). Connections are kept alive between requests (HTTP/1.1), generation ones included.
 public final class OpenAIServer: Sendable {
     public let engine: EngineCore
     public let options: ServerOptions
@@ -30,9 +32,12 @@ public final class OpenAIServer: Sendable {
     /// the bound port (useful with port 0).
     public func application(
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> Application<RouterResponder<BasicRequestContext>> {
-        Application(
+    ) -> Application<RouterResponder<ServerRequestContext>> {
+        let metrics = metrics
+        return Application(
             router: router(),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionWatch(onOpen: { metrics.recordConnection() })])),
             configuration: .init(address: .hostname(options.host, port: options.port), serverName: "tessera"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
             logger: logger)
@@ -49,14 +54,14 @@ public final class OpenAIServer: Sendable {
         try await group.run()
     }
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    func router() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
         router.middlewares.add(NotFoundMiddleware())
+        let validator = RequestValidator(
+            modelName: options.modelName, tokenizer: tokenizer, maxSequenceLength: engine.maxSequenceLength,
+            vocabularySize: engine.executor.config.vocabSize)
         let generation = GenerationHandler(
-            engine: engine, tokenizer: tokenizer,
-            validator: RequestValidator(
-                modelName: options.modelName, tokenizer: tokenizer, maxSequenceLength: engine.maxSequenceLength,
-                vocabularySize: engine.executor.config.vocabSize),
+            engine: engine, tokenizer: tokenizer, validator: validator,
             admission: admission, metrics: metrics, logger: logger, maxBodyBytes: options.maxBodyBytes, ids: RequestIDs())
 
         router.get("health") { _, _ -> Response in
@@ -73,19 +78,41 @@ public final class OpenAIServer: Sendable {
 
         let v1 = router.group("v1")
         if let key = options.apiKey { v1.add(middleware: BearerAuthMiddleware(key: key, logger: logger)) }
-        v1.get("models") { _, _ in try Self.json(self.modelList()) }
-        v1.post("completions") { request, _ in try await generation.completions(request) }
-        v1.post("chat/completions") { request, _ in try await generation.chatCompletions(request) }
+        v1.get("models") { _, _ in try Self.json(ModelList(data: [self.model])) }
+        v1.get("models/**") { _, context in
+            // Model ids may hold slashes ("org/name"): the id is everything after models/.
+            let id = context.parameters.getCatchAll().joined(separator: "/")
+            guard id == self.options.modelName else { throw APIError.modelNotFound(id) }
+            return try Self.json(self.model)
+        }
+        v1.post("completions") { request, context in
+            try await generation.completions(request, connection: await context.connectionWatch())
+        }
+        v1.post("chat/completions") { request, context in
+            try await generation.chatCompletions(request, connection: await context.connectionWatch())
+        }
+
+        // vLLM serves these outside /v1; they take the same key.
+        let tokens = router.group()
+        if let key = options.apiKey { tokens.add(middleware: BearerAuthMiddleware(key: key, logger: logger)) }
+        tokens.post("tokenize") { request, _ in
+            let body = try await generation.collectBody(request)
+            let ids = try validator.tokens(RequestDecoding.decode(TokenizeRequest.self, from: body))
+            return try Self.json(TokenizeResponse(count: ids.count, maxModelLen: self.engine.maxSequenceLength, tokens: ids))
+        }
+        tokens.post("detokenize") { request, _ in
+            let body = try await generation.collectBody(request)
+            let text = try validator.text(RequestDecoding.decode(DetokenizeRequest.self, from: body))
+            return try Self.json(DetokenizeResponse(prompt: text))
+        }
         return router
     }
 
-    private func modelList() -> ModelList {
-        ModelList(data: [.init(id: options.modelName, created: created, maxModelLen: engine.maxSequenceLength)])
+    private var model: ModelList.Model {
+        .init(id: options.modelName, created: created, maxModelLen: engine.maxSequenceLength)
     }
 
-    static func json(_ value: some Encodable, closingConnection: Bool = false) throws -> Response {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if closingConnection { headers[.connection] = "close" }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: try JSONBody.encode(value)))
+    static func json(_ value: some Encodable) throws -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: try JSONBody.encode(value)))
     }
 }

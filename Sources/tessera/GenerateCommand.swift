@@ -54,6 +54,10 @@ struct GenerateCommand: AsyncParsableCommand {
             executor: runner, tokenizer: opened.tokenizer, options: engine.options(maxModelLen: setup.maxModelLen),
             onShutdown: { runner.shutdown() })
         defer { llm.shutdown() }
+        // Token ids in --logit-bias and --stop-token-id must be in this model's vocabulary.
+        do { try sampling.params.validate(vocabularySize: llm.engine.executor.config.vocabSize) } catch {
+            throw ValidationError(error.description)
+        }
         if json {
             for output in try await llm.generate(promptIDs, sampling.params) {
                 print(try JSONLine.encode(GenerationRecord(output)))

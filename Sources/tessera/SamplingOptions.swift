@@ -15,6 +15,24 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Sample only among the most likely tokens whose probabilities add up to P (1: no limit).")
     var topP: Float = 1
 
+    @Option(help: "Drop tokens less likely than P times the likeliest, after temperature (0: none).")
+    var minP: Float = 0
+
+    @Option(help: "Subtract this (-2...2) from the logit of every token already generated.")
+    var presencePenalty: Float = 0
+
+    @Option(help: "Subtract this (-2...2) times its count so far from the logit of every generated token.")
+    var frequencyPenalty: Float = 0
+
+    @Option(help: "Penalise tokens of the prompt and of the output: positive logits divided by it, negative ones multiplied (1: none).")
+    var repetitionPenalty: Float = 1
+
+    @Option(help: ArgumentHelp("Add BIAS (-100...100) to token ID's logit (repeatable).", valueName: "id=bias"))
+    var logitBias: [String] = []
+
+    @Option(help: "Stop when this token id is generated, as at end of sequence (repeatable).")
+    var stopTokenId: [Int] = []
+
     @Option(help: "Seed of the sampler: the same seed gives the same output.")
     var seed: UInt64 = 0
 
@@ -27,11 +45,27 @@ struct SamplingOptions: ParsableArguments {
     var params: SamplingParams {
         SamplingParams(
             temperature: temperature, topK: topK, topP: topP, seed: seed,
-            maxTokens: maxTokens, stop: stop, ignoreEOS: ignoreEos
+            maxTokens: maxTokens, stop: stop, ignoreEOS: ignoreEos,
+            presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty, repetitionPenalty: repetitionPenalty,
+            logitBias: (try? Self.parseBias(logitBias)) ?? [:], minP: minP, stopTokenIDs: Set(stopTokenId)
         )
     }
 
+    /// `--logit-bias 42=-100` pairs as a dictionary.
+    static func parseBias(_ pairs: [String]) throws -> [Int: Float] {
+        var bias: [Int: Float] = [:]
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let id = Int(parts[0]), let value = Float(parts[1]) else {
+                throw ValidationError("--logit-bias \(pair) is invalid: expected ID=BIAS, e.g. 42=-100")
+            }
+            bias[id] = value
+        }
+        return bias
+    }
+
     func validate() throws {
+        _ = try Self.parseBias(logitBias)
         do { try params.validate() } catch { throw ValidationError(error.description) }
     }
 }

@@ -29,6 +29,12 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         .invalid("The model '\(name)' does not exist; this server serves '\(served)'.", param: "model", code: "model_not_found")
     }
 
+    /// 404 for `GET /v1/models/{id}` with an id this server does not serve, as OpenAI answers.
+    public static func modelNotFound(_ id: String) -> APIError {
+        APIError(status: .notFound, message: "The model '\(id)' does not exist.", type: "invalid_request_error",
+                 param: "model", code: "model_not_found")
+    }
+
     public static let unauthorized = APIError(
         status: .unauthorized, message: "Missing or invalid API key: send 'Authorization: Bearer <key>'.",
         type: "authentication_error", code: "invalid_api_key")

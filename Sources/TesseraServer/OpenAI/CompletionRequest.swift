@@ -10,8 +10,8 @@ struct RequestBody<Own: Decodable>: Decodable {
     }
 }
 
-/// The fields `/v1/completions` and `/v1/chat/completions` share: sampling (plus vLLM's `top_k`
-/// and `ignore_eos`) and how to answer. Fields this server cannot honour are decoded so that
+/// The fields `/v1/completions` and `/v1/chat/completions` share: sampling (plus vLLM's `top_k`,
+/// `min_p`, `repetition_penalty`, `stop_token_ids` and `ignore_eos`) and how to answer. Fields this server cannot honour are decoded so that
 /// they can be refused by name.
 struct SharedRequestFields: Decodable {
     var maxTokens: Int?
@@ -27,12 +27,16 @@ struct SharedRequestFields: Decodable {
     var frequencyPenalty: Double?
     var ignoreEOS: Bool?
     var logitBias: [String: Double]?
+    var repetitionPenalty: Double?
+    var minP: Double?
+    var stopTokenIDs: [Int]?
 
     enum CodingKeys: String, CodingKey {
         case temperature, seed, stop, n, stream
         case maxTokens = "max_tokens", topP = "top_p", topK = "top_k", streamOptions = "stream_options"
         case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
         case ignoreEOS = "ignore_eos", logitBias = "logit_bias"
+        case repetitionPenalty = "repetition_penalty", minP = "min_p", stopTokenIDs = "stop_token_ids"
     }
 }
 

@@ -15,10 +15,15 @@ struct GenerationJob: Sendable {
     let includeUsage: Bool
     /// Alternatives reported per token; nil when no logprobs were asked for.
     let logprobs: Int?
+    /// Completions with `echo`: each prompt's text, put before its choices' output.
+    var echoTexts: [String]? = nil
 
     var choiceCount: Int { prompts.count * n }
 
     func prompt(ofChoice index: Int) -> [Int] { prompts[index / n] }
+
+    /// The text `echo` puts before choice `index`'s output ("" without echo).
+    func echo(ofChoice index: Int) -> String { echoTexts?[index / n] ?? "" }
 
     func params(ofChoice index: Int) -> SamplingParams {
         var params = params

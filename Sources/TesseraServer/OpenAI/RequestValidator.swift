@@ -16,7 +16,9 @@ struct RequestValidator: Sendable {
     func job(_ body: RequestBody<CompletionRequest>) throws(APIError) -> GenerationJob {
         let (request, shared) = (body.own, body.shared)
         try checkModel(request.model)
-        if request.echo == true { throw .invalid("'echo' is not supported.", param: "echo") }
+        if request.echo == true, request.logprobs != nil {
+            throw .invalid("'echo' together with 'logprobs' is not supported (no prompt logprobs).", param: "echo")
+        }
         if let suffix = request.suffix, !suffix.isEmpty { throw .invalid("'suffix' is not supported.", param: "suffix") }
         if let bestOf = request.bestOf, bestOf != (shared.n ?? 1) {
             throw .invalid("'best_of' is not supported (it must equal n).", param: "best_of")
@@ -34,10 +36,17 @@ struct RequestValidator: Sendable {
         var (params, n) = try sampling(
             shared, maxTokens: MaxTokens(value: shared.maxTokens, field: "max_tokens", default: 16), prompts: prompts)
         params.logprobs = request.logprobs
-        return GenerationJob(
+        var job = GenerationJob(
             kind: .completion, model: modelName, prompts: prompts, n: n, params: params,
             stream: shared.stream ?? false, includeUsage: shared.streamOptions?.includeUsage ?? false,
             logprobs: request.logprobs)
+        if request.echo == true {
+            switch request.prompt {
+            case .texts(let texts): job.echoTexts = texts
+            case .tokenLists(let lists): job.echoTexts = lists.map { tokenizer.decode($0) }
+            }
+        }
+        return job
     }
 
     func job(_ body: RequestBody<ChatCompletionRequest>) throws(APIError) -> GenerationJob {
@@ -86,6 +95,44 @@ struct RequestValidator: Sendable {
             kind: .chat, model: modelName, prompts: [prompt], n: n, params: params,
             stream: shared.stream ?? false, includeUsage: shared.streamOptions?.includeUsage ?? false,
             logprobs: topLogprobs)
+    }
+
+    // MARK: - /tokenize and /detokenize
+
+    func tokens(_ request: TokenizeRequest) throws(APIError) -> [Int] {
+        if let model = request.model { try checkModel(model) }
+        switch (request.prompt, request.messages) {
+        case (let prompt?, nil):
+            if request.addGenerationPrompt != nil {
+                throw .invalid("'add_generation_prompt' goes with 'messages', not 'prompt'.", param: "add_generation_prompt")
+            }
+            return tokenizer.encode(prompt, addSpecialTokens: request.addSpecialTokens ?? true)
+        case (nil, let given?):
+            guard !given.isEmpty else { throw .invalid("'messages' must contain at least one message.", param: "messages") }
+            var messages: [ChatMessage] = []
+            for (index, message) in given.enumerated() { messages.append(try chatMessage(message, index: index)) }
+            guard tokenizer.hasChatTemplate else {
+                throw .invalid("The model '\(modelName)' ships no chat template: send a 'prompt'.", param: "messages")
+            }
+            do {
+                let text = try tokenizer.applyChatTemplate(messages, addGenerationPrompt: request.addGenerationPrompt ?? true)
+                return tokenizer.encode(text, addSpecialTokens: request.addSpecialTokens ?? false)
+            } catch {
+                throw .invalid("The chat template failed on these messages: \(error)", param: "messages")
+            }
+        case (nil, nil):
+            throw .invalid("Give 'prompt' or 'messages'.", param: "prompt")
+        case (_?, _?):
+            throw .invalid("Give 'prompt' or 'messages', not both.", param: "messages")
+        }
+    }
+
+    func text(_ request: DetokenizeRequest) throws(APIError) -> String {
+        if let model = request.model { try checkModel(model) }
+        if let bad = request.tokens.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw .invalid("'tokens' holds token id \(bad), outside the vocabulary of \(vocabularySize).", param: "tokens")
+        }
+        return tokenizer.decode(request.tokens)
     }
 
     // MARK: - Shared checks
@@ -143,9 +190,24 @@ struct RequestValidator: Sendable {
         let topK = fields.topK ?? 0
         guard topK >= -1 else { throw .invalid("'top_k' must be -1, 0 (no limit) or positive, got \(topK).", param: "top_k") }
         for (value, name) in [(fields.presencePenalty, "presence_penalty"), (fields.frequencyPenalty, "frequency_penalty")] {
-            if let value, value != 0 { throw .invalid("'\(name)' is not supported (only 0).", param: name) }
+            if let value, !(value.isFinite && (-2...2).contains(value)) {
+                throw .invalid("'\(name)' must be between -2 and 2, got \(value).", param: name)
+            }
         }
-        if let bias = fields.logitBias, !bias.isEmpty { throw .invalid("'logit_bias' is not supported.", param: "logit_bias") }
+        let repetitionPenalty = fields.repetitionPenalty ?? 1
+        guard repetitionPenalty.isFinite, repetitionPenalty > 0 else {
+            throw .invalid("'repetition_penalty' must be > 0, got \(repetitionPenalty).", param: "repetition_penalty")
+        }
+        let minP = fields.minP ?? 0
+        guard minP.isFinite, (0...1).contains(minP) else {
+            throw .invalid("'min_p' must be between 0 and 1, got \(minP).", param: "min_p")
+        }
+        let logitBias = try logitBias(fields.logitBias ?? [:])
+        let stopTokenIDs = fields.stopTokenIDs ?? []
+        if let bad = stopTokenIDs.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw .invalid("'stop_token_ids' holds token id \(bad), outside the vocabulary of \(vocabularySize).",
+                           param: "stop_token_ids")
+        }
         let stops = fields.stop?.strings ?? []
         guard stops.count <= Self.maxStops else {
             throw .invalid("'stop' may hold at most \(Self.maxStops) strings, got \(stops.count).", param: "stop")
@@ -167,8 +229,31 @@ struct RequestValidator: Sendable {
         let seed = fields.seed.map { UInt64(bitPattern: Int64($0)) } ?? UInt64.random(in: .min ... .max)
         let params = SamplingParams(
             temperature: Float(temperature), topK: max(topK, 0), topP: Float(topP), seed: seed,
-            maxTokens: maxTokens, stop: stops, ignoreEOS: fields.ignoreEOS ?? false)
+            maxTokens: maxTokens, stop: stops, ignoreEOS: fields.ignoreEOS ?? false,
+            presencePenalty: Float(fields.presencePenalty ?? 0), frequencyPenalty: Float(fields.frequencyPenalty ?? 0),
+            repetitionPenalty: Float(repetitionPenalty), logitBias: logitBias, minP: Float(minP),
+            stopTokenIDs: Set(stopTokenIDs))
         return (params, n)
+    }
+
+    /// `logit_bias`: token ids (as JSON object keys) of this vocabulary to biases in -100...100.
+    private func logitBias(_ given: [String: Double]) throws(APIError) -> [Int: Float] {
+        var bias: [Int: Float] = [:]
+        for (key, value) in given.sorted(by: { $0.key < $1.key }) {
+            guard let token = Int(key) else {
+                throw .invalid("'logit_bias' keys must be token ids, got '\(key)'.", param: "logit_bias")
+            }
+            guard token >= 0, token < vocabularySize else {
+                throw .invalid("'logit_bias' names token id \(token), outside the vocabulary of \(vocabularySize).",
+                               param: "logit_bias")
+            }
+            guard value.isFinite, (-100...100).contains(value) else {
+                throw .invalid("'logit_bias' values must be between -100 and 100, got \(value) for token \(token).",
+                               param: "logit_bias")
+            }
+            bias[token] = Float(value)
+        }
+        return bias
     }
 }
 

@@ -8,8 +8,10 @@ import TesseraTokenizer
 /// room, submit every choice to the engine, then answer as one JSON body or as server-sent
 /// events. A client that goes away has its requests aborted (their KV blocks freed).
 ///
-/// Watching for the client going away (Hummingbird's `consumeWithCancellationOnInboundClose`)
-/// uses up the connection, so generation responses say `Connection: close`.
+/// The client going away is seen by the connection's `ConnectionWatch`, which leaves the
+/// connection's reading to the HTTP server: the connection stays open for the client's next
+/// request (keep-alive). Hummingbird's `consumeWithCancellationOnInboundClose` would have used
+/// the connection up (see `ConnectionWatch`).
 struct GenerationHandler: Sendable {
     let engine: EngineCore
     let tokenizer: Tokenizer
@@ -20,27 +22,26 @@ struct GenerationHandler: Sendable {
     let maxBodyBytes: Int
     let ids: RequestIDs
 
-    func completions(_ request: Request) async throws -> Response {
-        try await handle(request, endpoint: "/v1/completions", prefix: "cmpl") { body throws(APIError) in
+    func completions(_ request: Request, connection: ConnectionWatch?) async throws -> Response {
+        try await handle(request, connection: connection, endpoint: "/v1/completions", prefix: "cmpl") { body throws(APIError) in
             try validator.job(RequestDecoding.decode(RequestBody<CompletionRequest>.self, from: body))
         }
     }
 
-    func chatCompletions(_ request: Request) async throws -> Response {
-        try await handle(request, endpoint: "/v1/chat/completions", prefix: "chatcmpl") { body throws(APIError) in
+    func chatCompletions(_ request: Request, connection: ConnectionWatch?) async throws -> Response {
+        try await handle(request, connection: connection, endpoint: "/v1/chat/completions", prefix: "chatcmpl") { body throws(APIError) in
             try validator.job(RequestDecoding.decode(RequestBody<ChatCompletionRequest>.self, from: body))
         }
     }
 
     private func handle(
-        _ request: Request, endpoint: String, prefix: String,
+        _ request: Request, connection: ConnectionWatch?, endpoint: String, prefix: String,
         parse: (Data) throws(APIError) -> GenerationJob
     ) async throws -> Response {
         let id = ids.next(prefix)
         let log = RequestLog(id: id, endpoint: endpoint, started: .now, logger: logger, metrics: metrics)
-        var request = request
         do {
-            let body = try await collectBody(&request)
+            let body = try await collectBody(request)
             let job = try parse(body)
             if job.choiceCount > admission.limit {
                 throw APIError.invalid(
@@ -58,18 +59,18 @@ struct GenerationHandler: Sendable {
             if job.stream {
                 return Response(
                     status: .ok,
-                    headers: [.contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close"],
-                    body: ResponseBody { [request] writer in
+                    headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                    body: ResponseBody { writer in
                         defer { withExtendedLifetime(lease) {} }
-                        try await streamEvents(stream, job: job, builder: builder, request: request, writer: &writer, log: log)
+                        try await streamEvents(stream, job: job, builder: builder, connection: connection, writer: &writer, log: log)
                     })
             }
             defer { withExtendedLifetime(lease) {} }
-            let results = try await gatherOrAbort(stream, job: job, request: request, log: log)
+            let results = try await gatherOrAbort(stream, job: job, connection: connection, log: log)
             log.finished(status: 200, job: job, results: results)
             return switch job.kind {
-            case .completion: try OpenAIServer.json(builder.completion(results), closingConnection: true)
-            case .chat: try OpenAIServer.json(builder.chatCompletion(results), closingConnection: true)
+            case .completion: try OpenAIServer.json(builder.completion(results))
+            case .chat: try OpenAIServer.json(builder.chatCompletion(results))
             }
         } catch {
             // A client that went away (cancellation) has been logged already.
@@ -79,7 +80,9 @@ struct GenerationHandler: Sendable {
         }
     }
 
-    private func collectBody(_ request: inout Request) async throws(APIError) -> Data {
+    /// The whole body, up to `maxBodyBytes` (else 413).
+    func collectBody(_ request: Request) async throws(APIError) -> Data {
+        var request = request
         if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
             throw .bodyTooLarge(limit: maxBodyBytes)
         }
@@ -94,10 +97,12 @@ struct GenerationHandler: Sendable {
     }
 
     /// Collects every choice; cancelled (and the engine requests aborted) if the client leaves.
-    private func gatherOrAbort(_ stream: MergedStreams, job: GenerationJob, request: Request, log: RequestLog) async throws -> [ChoiceResult] {
+    private func gatherOrAbort(
+        _ stream: MergedStreams, job: GenerationJob, connection: ConnectionWatch?, log: RequestLog
+    ) async throws -> [ChoiceResult] {
         var results = [ChoiceResult](repeating: ChoiceResult(), count: job.choiceCount)
         do {
-            try await request.body.consumeWithCancellationOnInboundClose { _ in
+            try await ConnectionWatch.untilClosed(connection) {
                 for try await (choice, output) in stream { record(output, into: &results[choice]) }
             }
         } catch is CancellationError {
@@ -119,14 +124,16 @@ struct GenerationHandler: Sendable {
     }
 
     private func streamEvents(
-        _ stream: MergedStreams, job: GenerationJob, builder: ResponseBuilder, request: Request,
+        _ stream: MergedStreams, job: GenerationJob, builder: ResponseBuilder, connection: ConnectionWatch?,
         writer: inout any ResponseBodyWriter, log: RequestLog
     ) async throws {
         var results = [ChoiceResult](repeating: ChoiceResult(), count: job.choiceCount)
         do {
-            try await request.body.consumeWithCancellationOnInboundClose { _ in
+            try await ConnectionWatch.untilClosed(connection) {
                 if job.kind == .chat {
                     for choice in 0..<job.choiceCount { try await writer.write(ServerSentEvents.data(builder.roleChunk(choice: choice))) }
+                } else if job.echoTexts != nil {
+                    for choice in 0..<job.choiceCount { try await writer.write(ServerSentEvents.data(builder.echoChunk(choice: choice))) }
                 }
                 do {
                     for try await (choice, output) in stream {

@@ -19,7 +19,7 @@ struct ResponseBuilder: Sendable {
     func completion(_ results: [ChoiceResult]) -> CompletionResponse {
         let choices = results.enumerated().map { index, result in
             CompletionResponse.Choice(
-                index: index, text: result.text,
+                index: index, text: job.echo(ofChoice: index) + result.text,
                 logprobs: job.logprobs == nil ? nil : completionLogprobs(result.logprobs, textOffset: 0),
                 finishReason: result.finishReason?.rawValue)
         }
@@ -57,6 +57,13 @@ struct ResponseBuilder: Sendable {
                 logprobs: withLogprobs ? chatLogprobs(output.newLogprobs) : nil, finishReason: finish)
             return ChatCompletionChunk(id: id, created: created, model: job.model, choices: [choice])
         }
+    }
+
+    /// Completion streams with `echo` open each choice with its prompt's text.
+    func echoChunk(choice: Int) -> CompletionResponse {
+        CompletionResponse(
+            id: id, created: created, model: job.model,
+            choices: [.init(index: choice, text: job.echo(ofChoice: choice), logprobs: nil, finishReason: nil)])
     }
 
     /// Chat streams open each choice with the assistant role, as OpenAI's do.

@@ -25,6 +25,7 @@ final class ServerMetrics: Sendable {
     private let timeToFirstToken: Metrics.Timer
     private let timePerOutputToken: Metrics.Timer
     private let latency: Metrics.Timer
+    private let connections: Metrics.Counter
     private let factory: PrometheusMetricsFactory
     /// The engine's cumulative counters as last published, to turn them into increments.
     private let published = Mutex(EngineStats())
@@ -53,7 +54,11 @@ final class ServerMetrics: Sendable {
         timeToFirstToken = Metrics.Timer(label: "tessera_time_to_first_token_seconds", factory: factory)
         timePerOutputToken = Metrics.Timer(label: "tessera_time_per_output_token_seconds", factory: factory)
         latency = Metrics.Timer(label: "tessera_e2e_request_latency_seconds", factory: factory)
+        connections = Metrics.Counter(label: "tessera_http_connections_total", factory: factory)
     }
+
+    /// One TCP connection was accepted (keep-alive serves many requests on one).
+    func recordConnection() { connections.increment() }
 
     private static func seconds(_ value: Double) -> Duration { .nanoseconds(Int64(value * 1e9)) }
 
