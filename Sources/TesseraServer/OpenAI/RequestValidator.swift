@@ -54,7 +54,7 @@ struct RequestValidator: Sendable {
         try checkModel(request.model)
         if let tools = request.tools, !tools.isEmpty { throw .invalid("'tools' are not supported.", param: "tools") }
         if let format = request.responseFormat, format.type != "text" {
-            throw .invalid("'response_format' of type '\(format.type)' is not supported.", param: "response_format.type")
+            throw .invalid("'response_format.type' '\(format.type)' is not supported (only 'text').", param: "response_format.type")
         }
         guard !request.messages.isEmpty else {
             throw .invalid("'messages' must contain at least one message.", param: "messages")
