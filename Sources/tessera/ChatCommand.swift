@@ -30,6 +30,10 @@ struct ChatCommand: AsyncParsableCommand {
             executor: runner, tokenizer: tokenizer, options: EngineOptions(maxModelLen: setup.maxModelLen),
             onShutdown: { runner.shutdown() })
         defer { llm.shutdown() }
+        // Token ids in --logit-bias and --stop-token-id must be in this model's vocabulary.
+        do { try sampling.params.validate(vocabularySize: llm.engine.executor.config.vocabSize) } catch {
+            throw ValidationError(error.description)
+        }
         var conversation = Conversation(system: system)
         let interactive = isatty(STDIN_FILENO) == 1
         while true {
