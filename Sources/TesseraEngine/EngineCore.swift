@@ -164,6 +164,9 @@ public final class EngineCore: @unchecked Sendable {
         }
         do { try request.params.validate() } catch { throw .invalidParams(requestID: id, error.description) }
         if !request.params.stop.isEmpty && tokenizer == nil { throw .stopStringsNeedTokenizer(requestID: id) }
+        if request.params.constraint != nil && tokenizer == nil {
+            throw .invalidParams(requestID: id, "a JSON constraint needs a tokenizer, and this engine has none")
+        }
     }
 
     // MARK: - The engine thread

@@ -14,6 +14,10 @@ struct OutputProcessor {
     /// The model's and the tokenizer's end-of-sequence ids.
     private let endTokenIDs: Set<Int>
     private var requests: [String: RequestOutputState] = [:]
+    /// The vocabulary trie, built at the first constrained request.
+    private var trie: VocabularyTrie?
+    /// Token masks by schema (its canonical text), shared by the requests that use it.
+    private var maskCaches: [String: MaskCache] = [:]
 
     init(tokenizer: Tokenizer?, config: ModelConfig) {
         self.tokenizer = tokenizer
@@ -24,9 +28,18 @@ struct OutputProcessor {
 
     /// Starts following `request`.
     mutating func add(_ request: EngineRequest) {
+        var constraint: JSONConstraintState?
+        if let grammar = request.params.constraint, let tokenizer {
+            let trie = self.trie ?? VocabularyTrie(tokenizer: tokenizer)
+            self.trie = trie
+            if maskCaches.count >= 16 && maskCaches[grammar.key] == nil { maskCaches.removeAll() }
+            let cache = maskCaches[grammar.key] ?? MaskCache()
+            maskCaches[grammar.key] = cache
+            constraint = JSONConstraintState(grammar: grammar, trie: trie, cache: cache)
+        }
         requests[request.id] = RequestOutputState(
             tokenizer: tokenizer, params: request.params, promptTokenIDs: request.promptIDs,
-            endTokens: endTokenIDs.union(request.stopTokenIDs))
+            endTokens: endTokenIDs.union(request.stopTokenIDs), constraint: constraint)
     }
 
     /// Request `id`'s next token, sampled from its row of `logits`, as the output that carries
@@ -52,8 +65,13 @@ private struct RequestOutputState {
     private var stops: StopStringMatcher
     /// End-of-sequence tokens (unless `ignoreEOS`) and the request's stop token ids.
     private let endTokens: Set<Int>
+    /// The JSON constraint, if any, and its tokenizer (for token bytes).
+    private let constraint: JSONConstraintState?
+    private let tokenizer: Tokenizer?
 
-    init(tokenizer: Tokenizer?, params: SamplingParams, promptTokenIDs: [Int], endTokens: Set<Int>) {
+    init(tokenizer: Tokenizer?, params: SamplingParams, promptTokenIDs: [Int], endTokens: Set<Int>, constraint: JSONConstraintState?) {
+        self.constraint = constraint
+        self.tokenizer = tokenizer
         sampler = Sampler(params: params, promptTokenIDs: promptTokenIDs)
         decoder = tokenizer?.makeStreamingDecoder(skipSpecialTokens: true)
         stops = StopStringMatcher(stops: params.stop)
@@ -61,11 +79,48 @@ private struct RequestOutputState {
     }
 
     mutating func next(_ id: String, logits: UnsafeBufferPointer<Float>) -> (token: Int, output: RequestOutput, stopped: Bool) {
-        let token = sampler.sample(logits)
-        let (text, stopped) = accept(token)
+        guard let constraint else {
+            let token = sampler.sample(logits)
+            let (text, stopped) = accept(token)
+            var output = RequestOutput(requestID: id, newTokenIDs: [token], newText: text)
+            if let top = sampler.params.logprobs { output.newLogprobs = [Sampler.logprobs(logits, token: token, top: top)] }
+            return (token, output, stopped)
+        }
+        let token = constrainedSample(logits, constraint)
+        let (text, acceptedStop) = accept(token)
+        var stopped = acceptedStop
+        if !stopped {
+            // A token outside the language (none was allowed) ends the output; so does a
+            // document nothing can follow.
+            if !constraint.accept(tokenizer?.tokenBytes(token) ?? []) || (constraint.isComplete && !constraint.canContinue) {
+                stopped = true
+            }
+        }
         var output = RequestOutput(requestID: id, newTokenIDs: [token], newText: text)
         if let top = sampler.params.logprobs { output.newLogprobs = [Sampler.logprobs(logits, token: token, top: top)] }
         return (token, output, stopped)
+    }
+
+    /// Draws among the tokens the constraint allows: the others' logits set to -infinity; the
+    /// end-of-sequence tokens allowed only when the document is whole.
+    private mutating func constrainedSample(_ logits: UnsafeBufferPointer<Float>, _ constraint: JSONConstraintState) -> Int {
+        let mask = constraint.mask()
+        var masked = [Float](repeating: -.infinity, count: logits.count)
+        for (w, word) in mask.words.enumerated() where word != 0 {
+            var bits = word
+            while bits != 0 {
+                let id = w << 6 + bits.trailingZeroBitCount
+                if id < masked.count { masked[id] = logits[id] }
+                bits &= bits - 1
+            }
+        }
+        let complete = constraint.isComplete
+        for end in endTokens where end >= 0 && end < masked.count && (complete || mask.isEmpty) { masked[end] = logits[end] }
+        if masked.allSatisfy({ $0 == -.infinity }) {
+            return endTokens.first ?? Sampler.argmax(logits)
+        }
+        // Bias and penalties leave -infinity as it is: a banned token stays banned.
+        return masked.withUnsafeBufferPointer { sampler.sample($0) }
     }
 
     /// The text `token` makes safe to show and whether it ends the output: an end token (kept

@@ -31,6 +31,10 @@ public struct SamplingParams: Sendable, Equatable {
     /// Token ids that end the output like an end-of-sequence token (kept out of the text),
     /// even with `ignoreEOS`.
     public var stopTokenIDs: Set<Int> = []
+    /// Structured output: only tokens that keep the output a prefix of a JSON document this
+    /// grammar accepts are drawn, and end-of-sequence only once the document is whole (then the
+    /// output stops). Nil: unconstrained. Needs a tokenizer.
+    public var constraint: JSONSchemaGrammar? = nil
 
     /// The most alternatives `logprobs` may ask for (OpenAI's limit for `top_logprobs`).
     public static let maxLogprobs = 20
@@ -39,7 +43,8 @@ public struct SamplingParams: Sendable, Equatable {
         temperature: Float = 0, topK: Int = 0, topP: Float = 1, seed: UInt64 = 0,
         maxTokens: Int = 128, stop: [String] = [], ignoreEOS: Bool = false, logprobs: Int? = nil,
         presencePenalty: Float = 0, frequencyPenalty: Float = 0, repetitionPenalty: Float = 1,
-        logitBias: [Int: Float] = [:], minP: Float = 0, stopTokenIDs: Set<Int> = []
+        logitBias: [Int: Float] = [:], minP: Float = 0, stopTokenIDs: Set<Int> = [],
+        constraint: JSONSchemaGrammar? = nil
     ) {
         self.temperature = temperature
         self.topK = topK
@@ -55,6 +60,7 @@ public struct SamplingParams: Sendable, Equatable {
         self.logitBias = logitBias
         self.minP = minP
         self.stopTokenIDs = stopTokenIDs
+        self.constraint = constraint
     }
 
     /// Whether the logits need changing before the draw (penalties or bias).

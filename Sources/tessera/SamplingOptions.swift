@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TesseraEngine
 
 /// Sampling and stopping flags shared by `generate` and `chat`.
@@ -42,12 +43,32 @@ struct SamplingOptions: ParsableArguments {
     @Flag(help: "Keep generating past the model's end-of-sequence token.")
     var ignoreEos = false
 
+    @Option(help: ArgumentHelp("Constrain the output to JSON valid under this JSON schema file (compact, no whitespace).", valueName: "file"))
+    var jsonSchema: String?
+
+    @Flag(help: "Constrain the output to a JSON object (any keys and values).")
+    var jsonObject = false
+
+    /// The constraint `--json-schema` or `--json-object` asks for.
+    func constraint() throws -> JSONSchemaGrammar? {
+        if let jsonSchema {
+            guard let data = FileManager.default.contents(atPath: jsonSchema) else {
+                throw ValidationError("--json-schema \(jsonSchema): cannot read the file")
+            }
+            do { return try JSONSchemaGrammar(schema: JSONValue.parse([UInt8](data))) } catch {
+                throw ValidationError("--json-schema \(jsonSchema): \(error)")
+            }
+        }
+        return jsonObject ? JSONSchemaGrammar.anyObject() : nil
+    }
+
     var params: SamplingParams {
         SamplingParams(
             temperature: temperature, topK: topK, topP: topP, seed: seed,
             maxTokens: maxTokens, stop: stop, ignoreEOS: ignoreEos,
             presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty, repetitionPenalty: repetitionPenalty,
-            logitBias: (try? Self.parseBias(logitBias)) ?? [:], minP: minP, stopTokenIDs: Set(stopTokenId)
+            logitBias: (try? Self.parseBias(logitBias)) ?? [:], minP: minP, stopTokenIDs: Set(stopTokenId),
+            constraint: try? constraint()
         )
     }
 
@@ -66,6 +87,8 @@ struct SamplingOptions: ParsableArguments {
 
     func validate() throws {
         _ = try Self.parseBias(logitBias)
+        if jsonSchema != nil && jsonObject { throw ValidationError("give --json-schema or --json-object, not both") }
+        _ = try constraint()
         do { try params.validate() } catch { throw ValidationError(error.description) }
     }
 }

@@ -30,6 +30,11 @@ struct SharedRequestFields: Decodable {
     var repetitionPenalty: Double?
     var minP: Double?
     var stopTokenIDs: [Int]?
+    /// Only `type` is decoded here; a JSON schema is read from the body itself (`RequestValidator.constraint`),
+    /// which keeps its properties in the order written.
+    var responseFormat: ResponseFormat?
+
+    struct ResponseFormat: Decodable { var type: String }
 
     enum CodingKeys: String, CodingKey {
         case temperature, seed, stop, n, stream
@@ -37,6 +42,7 @@ struct SharedRequestFields: Decodable {
         case presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
         case ignoreEOS = "ignore_eos", logitBias = "logit_bias"
         case repetitionPenalty = "repetition_penalty", minP = "min_p", stopTokenIDs = "stop_token_ids"
+        case responseFormat = "response_format"
     }
 }
 
@@ -68,13 +74,10 @@ struct ChatCompletionRequest: Decodable {
     var logprobs: Bool?
     var topLogprobs: Int?
     var tools: [AnyDecodable]?
-    var responseFormat: ResponseFormat?
-
-    struct ResponseFormat: Decodable { var type: String }
 
     enum CodingKeys: String, CodingKey {
         case model, messages, logprobs, tools
-        case maxCompletionTokens = "max_completion_tokens", topLogprobs = "top_logprobs", responseFormat = "response_format"
+        case maxCompletionTokens = "max_completion_tokens", topLogprobs = "top_logprobs"
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import TesseraEngine
 import TesseraTokenizer
 
@@ -13,8 +14,9 @@ struct RequestValidator: Sendable {
     static let maxStops = 16
     static let maxLogprobs = SamplingParams.maxLogprobs
 
-    func job(_ body: RequestBody<CompletionRequest>) throws(APIError) -> GenerationJob {
+    func job(_ body: RequestBody<CompletionRequest>, rawBody: Data? = nil) throws(APIError) -> GenerationJob {
         let (request, shared) = (body.own, body.shared)
+        let constraint = try constraint(shared.responseFormat, rawBody: rawBody)
         try checkModel(request.model)
         if request.echo == true, request.logprobs != nil {
             throw .invalid("'echo' together with 'logprobs' is not supported (no prompt logprobs).", param: "echo")
@@ -36,6 +38,7 @@ struct RequestValidator: Sendable {
         var (params, n) = try sampling(
             shared, maxTokens: MaxTokens(value: shared.maxTokens, field: "max_tokens", default: 16), prompts: prompts)
         params.logprobs = request.logprobs
+        params.constraint = constraint
         var job = GenerationJob(
             kind: .completion, model: modelName, prompts: prompts, n: n, params: params,
             stream: shared.stream ?? false, includeUsage: shared.streamOptions?.includeUsage ?? false,
@@ -49,13 +52,11 @@ struct RequestValidator: Sendable {
         return job
     }
 
-    func job(_ body: RequestBody<ChatCompletionRequest>) throws(APIError) -> GenerationJob {
+    func job(_ body: RequestBody<ChatCompletionRequest>, rawBody: Data? = nil) throws(APIError) -> GenerationJob {
         let (request, shared) = (body.own, body.shared)
+        let constraint = try constraint(shared.responseFormat, rawBody: rawBody)
         try checkModel(request.model)
         if let tools = request.tools, !tools.isEmpty { throw .invalid("'tools' are not supported.", param: "tools") }
-        if let format = request.responseFormat, format.type != "text" {
-            throw .invalid("'response_format.type' '\(format.type)' is not supported (only 'text').", param: "response_format.type")
-        }
         guard !request.messages.isEmpty else {
             throw .invalid("'messages' must contain at least one message.", param: "messages")
         }
@@ -91,10 +92,43 @@ struct RequestValidator: Sendable {
             ?? MaxTokens(value: shared.maxTokens, field: "max_tokens", default: nil)
         var (params, n) = try sampling(shared, maxTokens: maxTokens, prompts: [prompt])
         params.logprobs = topLogprobs
+        params.constraint = constraint
         return GenerationJob(
             kind: .chat, model: modelName, prompts: [prompt], n: n, params: params,
             stream: shared.stream ?? false, includeUsage: shared.streamOptions?.includeUsage ?? false,
             logprobs: topLogprobs)
+    }
+
+    // MARK: - response_format
+
+    /// The constraint `response_format` asks for: none for "text", any JSON object for
+    /// "json_object", the compiled `json_schema.schema` for "json_schema" (read from the raw body,
+    /// which keeps the properties' order); a 400 naming any schema keyword not enforced.
+    func constraint(_ format: SharedRequestFields.ResponseFormat?, rawBody: Data?) throws(APIError) -> JSONSchemaGrammar? {
+        guard let format else { return nil }
+        switch format.type {
+        case "text": return nil
+        case "json_object": return JSONSchemaGrammar.anyObject()
+        case "json_schema":
+            let raw = rawBody.flatMap { try? JSONValue.parse([UInt8]($0)) }
+            guard let spec = raw?["response_format"]?["json_schema"], case .object = spec else {
+                throw .invalid("'response_format.json_schema' is required with type 'json_schema' (an object with 'name' and 'schema').",
+                               param: "response_format.json_schema")
+            }
+            guard let schema = spec["schema"] else {
+                throw .invalid("'response_format.json_schema.schema' is required.", param: "response_format.json_schema.schema")
+            }
+            do { return try JSONSchemaGrammar(schema: schema) } catch {
+                if let keyword = error.keyword {
+                    throw .invalid("'response_format.json_schema.schema' uses the keyword '\(keyword)', which is not supported: \(error)",
+                                   param: "response_format.json_schema.schema")
+                }
+                throw .invalid("'response_format.json_schema.schema' cannot be used: \(error)", param: "response_format.json_schema.schema")
+            }
+        default:
+            throw .invalid("'response_format.type' must be 'text', 'json_object' or 'json_schema', got '\(format.type)'.",
+                           param: "response_format.type")
+        }
     }
 
     // MARK: - /tokenize and /detokenize

@@ -24,13 +24,13 @@ struct GenerationHandler: Sendable {
 
     func completions(_ request: Request, connection: ConnectionWatch?) async throws -> Response {
         try await handle(request, connection: connection, endpoint: "/v1/completions", prefix: "cmpl") { body throws(APIError) in
-            try validator.job(RequestDecoding.decode(RequestBody<CompletionRequest>.self, from: body))
+            try validator.job(RequestDecoding.decode(RequestBody<CompletionRequest>.self, from: body), rawBody: body)
         }
     }
 
     func chatCompletions(_ request: Request, connection: ConnectionWatch?) async throws -> Response {
         try await handle(request, connection: connection, endpoint: "/v1/chat/completions", prefix: "chatcmpl") { body throws(APIError) in
-            try validator.job(RequestDecoding.decode(RequestBody<ChatCompletionRequest>.self, from: body))
+            try validator.job(RequestDecoding.decode(RequestBody<ChatCompletionRequest>.self, from: body), rawBody: body)
         }
     }
 
