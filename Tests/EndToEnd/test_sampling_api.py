@@ -347,7 +347,7 @@ REFUSED = [
     ("/chat/completions", chat(logit_bias={"10000000": 1}), "logit_bias"),
     ("/chat/completions", chat(min_p=2), "min_p"),
     ("/chat/completions", chat(tools=[{"type": "function", "function": {"name": "f"}}]), "tools"),
-    ("/chat/completions", chat(response_format={"type": "json_object"}), "response_format.type"),
+    ("/chat/completions", chat(response_format={"type": "xml"}), "response_format.type"),
     ("/tokenize", {"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "messages"),
     ("/tokenize", {}, "prompt"),
     ("/tokenize", {"model": "other", "prompt": "a"}, "model"),
