@@ -1,3 +1,5 @@
+import TesseraTokenizer
+
 /// A JSON value whose objects keep their keys in document order (schemas are emitted in the
 /// order their properties are written), with a small strict parser.
 public indirect enum JSONValue: Sendable, Equatable {
@@ -40,23 +42,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ s: String) -> String { JinjaJSON.quote(s, ensureASCII: false) }
 
     /// Parses JSON text (RFC 8259); throws on anything else.
     public static func parse(_ text: String) throws(JSONSchemaError) -> JSONValue {

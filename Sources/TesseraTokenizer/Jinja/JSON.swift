@@ -1,7 +1,7 @@
 /// The `tojson` filter as `transformers` defines it: Python's `json.dumps(value,
 /// ensure_ascii=False, indent=None, separators=None, sort_keys=False)`, so non-ASCII text stays
 /// as is and the separators are `", "` and `": "` (`","` between items when indenting).
-enum JinjaJSON {
+package enum JinjaJSON {
     static func dumps(_ value: JinjaValue, kwargs: JinjaDict, positionalIndent: JinjaValue?) throws -> String {
         var indent: String?
         switch kwargs["indent"] ?? positionalIndent {
@@ -72,7 +72,9 @@ enum JinjaJSON {
         }
     }
 
-    static func quote(_ s: String, ensureASCII: Bool) -> String {
+    /// `s` as a JSON string literal, escaping as Python's `json.dumps` does (also what the
+    /// engine's constrained output spells for `const` and `enum` strings and keys).
+    package static func quote(_ s: String, ensureASCII: Bool) -> String {
         var out = "\""
         func hex4(_ v: UInt32) -> String {
             let digits = String(v, radix: 16)
