@@ -920,10 +920,41 @@ def _init_weights(model, seed: int) -> None:
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen, dtype=torch.float32))
 
 
+def _fresh_random_model(d: Path, cfg, seed: int):
+    """A transformers model of `cfg` with `_init_weights(seed)`, in f32; `d` emptied for it."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if d.exists():
+        shutil.rmtree(d)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
+    _init_weights(model, seed)
+    return model
+
+
+def _save_model_folder(model, d: Path, tok_dir: Path, shard: bool) -> None:
+    """`save_pretrained` into `d` (in two safetensors shards when `shard`) with the tiny
+    tokenizer's files, checked and added to the manifest."""
+    kwargs = {}
+    if shard:
+        total = sum(p.numel() * p.element_size() for p in model.parameters())
+        kwargs["max_shard_size"] = int(total * 0.6)
+    model.save_pretrained(str(d), **kwargs)
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(tok_dir / f, d / f)
+    st_files = sorted(p.name for p in d.glob("*.safetensors"))
+    if shard:
+        assert len(st_files) == 2 and (d / "model.safetensors.index.json").exists(), st_files
+    else:
+        assert st_files == ["model.safetensors"], st_files
+    PRODUCED.extend(sorted(p for p in d.iterdir() if p.is_file()))
+
+
 def tiny_model_fixtures(out: Path, tok_dir: Path) -> list[tuple[str, Path]]:
     import torch
     from tokenizers import Tokenizer
-    from transformers import AutoModelForCausalLM, LlamaConfig, Qwen3Config
+    from transformers import LlamaConfig, Qwen3Config
 
     vocab = Tokenizer.from_file(str(tok_dir / "tokenizer.json")).get_vocab(with_added_tokens=True)
     vsize = len(vocab)
@@ -950,25 +981,9 @@ def tiny_model_fixtures(out: Path, tok_dir: Path) -> list[tuple[str, Path]]:
     result = []
     for name, cfg, dtype, shard, seed in models:
         d = mdir / name
-        if d.exists():
-            shutil.rmtree(d)
-        torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
-        _init_weights(model, seed)
+        model = _fresh_random_model(d, cfg, seed)
         model = model.to(dtype)
-        kwargs = {}
-        if shard:
-            total = sum(p.numel() * p.element_size() for p in model.parameters())
-            kwargs["max_shard_size"] = int(total * 0.6)
-        model.save_pretrained(str(d), **kwargs)
-        for f in ("tokenizer.json", "tokenizer_config.json"):
-            shutil.copy(tok_dir / f, d / f)
-        st_files = sorted(p.name for p in d.glob("*.safetensors"))
-        if shard:
-            assert len(st_files) == 2 and (d / "model.safetensors.index.json").exists(), st_files
-        else:
-            assert st_files == ["model.safetensors"], st_files
-        PRODUCED.extend(sorted(p for p in d.iterdir() if p.is_file()))
+        _save_model_folder(model, d, tok_dir, shard=bool(shard))
         result.append((name, d))
     return result
 
@@ -1121,7 +1136,6 @@ def deepseek_model_fixtures(out: Path, tok_dir: Path) -> tuple[list[tuple[str, P
     """Writes models/tiny-deepseek-v2 (bf16, one file) and models/tiny-deepseek-v3 (f32, two shards)."""
     import torch
     from tokenizers import Tokenizer
-    from transformers import AutoModelForCausalLM
 
     vocab = Tokenizer.from_file(str(tok_dir / "tokenizer.json")).get_vocab(with_added_tokens=True)
     v2, v3 = _deepseek_configs(len(vocab), vocab["<|im_end|>"], vocab["<|endoftext|>"])
@@ -1130,11 +1144,7 @@ def deepseek_model_fixtures(out: Path, tok_dir: Path) -> tuple[list[tuple[str, P
     result, info = [], {}
     for name, cfg, dtype, shard, seed in specs:
         d = out / "models" / name
-        if d.exists():
-            shutil.rmtree(d)
-        torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
-        _init_weights(model, seed)
+        model = _fresh_random_model(d, cfg, seed)
         item = {}
         if cfg.model_type == "deepseek_v3":
             # a buffer, not a parameter: _init_weights leaves it at zero
@@ -1154,19 +1164,7 @@ def deepseek_model_fixtures(out: Path, tok_dir: Path) -> tuple[list[tuple[str, P
                     flushed += int(bad.sum())
                     p[bad] = 0
             item["bf16_values_flushed_to_zero_for_f16"] = flushed
-        kwargs = {}
-        if shard:
-            total = sum(p.numel() * p.element_size() for p in model.parameters())
-            kwargs["max_shard_size"] = int(total * 0.6)
-        model.save_pretrained(str(d), **kwargs)
-        for f in ("tokenizer.json", "tokenizer_config.json"):
-            shutil.copy(tok_dir / f, d / f)
-        st_files = sorted(p.name for p in d.glob("*.safetensors"))
-        if shard:
-            assert len(st_files) == 2 and (d / "model.safetensors.index.json").exists(), st_files
-        else:
-            assert st_files == ["model.safetensors"], st_files
-        PRODUCED.extend(sorted(p for p in d.iterdir() if p.is_file()))
+        _save_model_folder(model, d, tok_dir, shard=bool(shard))
         result.append((name, d))
         info[name] = item
         del model
@@ -1662,7 +1660,6 @@ def family_model_fixtures(out: Path, tok_dir: Path) -> list[tuple[str, Path]]:
     models/tiny-qwen2 (bf16, q/k/v biases of std 0.5, tied), models/tiny-mistral (f32, window 8)."""
     import torch
     from tokenizers import Tokenizer
-    from transformers import AutoModelForCausalLM
 
     vocab = Tokenizer.from_file(str(tok_dir / "tokenizer.json")).get_vocab(with_added_tokens=True)
     eos, pad = vocab["<|im_end|>"], vocab["<|endoftext|>"]
@@ -1672,11 +1669,7 @@ def family_model_fixtures(out: Path, tok_dir: Path) -> list[tuple[str, Path]]:
     result = []
     for name, cfg, dtype, seed in specs:
         d = out / "models" / name
-        if d.exists():
-            shutil.rmtree(d)
-        torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.float32)
-        _init_weights(model, seed)
+        model = _fresh_random_model(d, cfg, seed)
         if name == "tiny-qwen2":
             gen = torch.Generator().manual_seed(seed + 1)
             with torch.no_grad():
