@@ -20,13 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from test_serve import ABORTED, API_KEY, MODEL, Server
+from test_serve import ABORTED, API_KEY, MODEL, Server, serving
 
 try:
     from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
 except ImportError:  # pragma: no cover - reported by the `browser` fixture
     webdriver = None
 
@@ -111,23 +110,15 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server():
-    instance = Server("--max-model-len", "2048", "--kv-cache-memory", "256MiB")
-    try:
+    with serving("--max-model-len", "2048", "--kv-cache-memory", "256MiB") as instance:
         assert instance.name == MODEL
         yield instance
-    finally:
-        code = instance.stop()
-    assert code == 0, f"exit code {code} after SIGTERM:\n{instance.log_tail()}"
 
 
 @pytest.fixture(scope="module")
 def keyed():
-    instance = Server("--api-key", API_KEY, "--max-model-len", "2048", "--kv-cache-memory", "256MiB")
-    try:
+    with serving("--api-key", API_KEY, "--max-model-len", "2048", "--kv-cache-memory", "256MiB") as instance:
         yield instance
-    finally:
-        code = instance.stop()
-    assert code == 0, f"exit code {code} after SIGTERM:\n{instance.log_tail()}"
 
 
 # ----------------------------------------------------------------------------- page helpers

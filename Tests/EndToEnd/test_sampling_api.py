@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import httpx
 import openai
 import pytest
 
-from test_serve import ABORTED, API_KEY, BIN, MODEL, Server, assert_error, auth, raw_request, wait_until_idle
+from test_serve import ABORTED, API_KEY, BIN, MODEL, Server, assert_error, auth, raw_request, serving, wait_until_idle
 
 CONNECTIONS = "tessera_http_connections_total"
 PROMPT = "The capital of France is"
@@ -31,12 +30,8 @@ PROMPT = "The capital of France is"
 
 @pytest.fixture(scope="module")
 def server():
-    instance = Server("--max-model-len", "512", "--kv-cache-memory", "256MiB", "--api-key", API_KEY)
-    try:
+    with serving("--max-model-len", "512", "--kv-cache-memory", "256MiB", "--api-key", API_KEY) as instance:
         yield instance
-    finally:
-        code = instance.stop()
-    assert code == 0, f"exit code {code} after SIGTERM:\n{instance.log_tail()}"
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,8 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -184,26 +186,29 @@ def references() -> dict[tuple[str, str], dict]:
     return refs
 
 
-@pytest.fixture(scope="module")
-def server():
-    instance = Server("--max-model-len", str(MAX_MODEL_LEN), "--max-body-bytes", str(MAX_BODY_BYTES),
-                      "--kv-cache-memory", "256MiB")
+@contextmanager
+def serving(*args: str) -> Iterator[Server]:
+    """A `tessera serve` for the block; afterwards it must stop on SIGTERM with exit code 0."""
+    instance = Server(*args)
     try:
-        assert instance.name == MODEL
         yield instance
     finally:
         code = instance.stop()
     assert code == 0, f"exit code {code} after SIGTERM:\n{instance.log_tail()}"
+
+
+@pytest.fixture(scope="module")
+def server():
+    with serving("--max-model-len", str(MAX_MODEL_LEN), "--max-body-bytes", str(MAX_BODY_BYTES),
+                 "--kv-cache-memory", "256MiB") as instance:
+        assert instance.name == MODEL
+        yield instance
 
 
 @pytest.fixture(scope="module")
 def tight():
-    instance = Server("--api-key", API_KEY, "--max-num-seqs", "1", "--max-queue", "0")
-    try:
+    with serving("--api-key", API_KEY, "--max-num-seqs", "1", "--max-queue", "0") as instance:
         yield instance
-    finally:
-        code = instance.stop()
-    assert code == 0, f"exit code {code} after SIGTERM:\n{instance.log_tail()}"
 
 
 @pytest.fixture(scope="module")

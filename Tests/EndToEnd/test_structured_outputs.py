@@ -14,7 +14,7 @@ import jsonschema
 import openai
 import pytest
 
-from test_serve import API_KEY, MODEL, ROOT, Server, assert_error, auth
+from test_serve import API_KEY, ROOT, Server, assert_error, auth, serving
 
 SCHEMAS = {p.stem: json.loads(p.read_text()) for p in sorted((Path(__file__).parent / "schemas").glob("*.json"))}
 TINY = str(ROOT / "Tests" / "Fixtures" / "models" / "tiny-llama")
@@ -25,12 +25,8 @@ def server(request):
     args = ["--max-model-len", "512", "--kv-cache-memory", "256MiB", "--api-key", API_KEY]
     if request.param == "tiny-llama":
         args += ["--model", TINY]
-    instance = Server(*args)
-    try:
+    with serving(*args) as instance:
         yield instance
-    finally:
-        code = instance.stop()
-    assert code == 0, f"exit code {code} after SIGTERM:\n{instance.log_tail()}"
 
 
 @pytest.fixture(scope="module")
