@@ -34,9 +34,12 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]
         ),
+        /// GGML block formats, their products with activations for each instruction set (chosen
+        /// at run time), and the thread pool: C, since only C carries per-function target features.
+        .target(name: "CTesseraKernels"),
         .target(
             name: "TesseraTensor",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux]))]
+            dependencies: ["CTesseraKernels", .target(name: "CBLAS", condition: .when(platforms: [.linux]))]
         ),
         .target(name: "TesseraTokenizer"),
         .target(
@@ -109,7 +112,7 @@ let package = Package(
         ),
         /// Fixture paths shared by the test targets.
         .target(name: "TestSupport", dependencies: ["TesseraModels"], path: "Tests/TestSupport"),
-        .testTarget(name: "TesseraTensorTests", dependencies: ["TesseraTensor", "TestSupport"]),
+        .testTarget(name: "TesseraTensorTests", dependencies: ["TesseraTensor", "CTesseraKernels", "TestSupport"]),
         .testTarget(name: "TesseraTokenizerTests", dependencies: ["TesseraTokenizer", "TestSupport"]),
         .testTarget(
             name: "TesseraModelsTests",
