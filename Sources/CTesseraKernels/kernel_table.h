@@ -20,6 +20,12 @@ typedef struct {
 } tk_kernel_table;
 
 void tk_fill_portable(tk_kernel_table *t);
+/// The portable activation quantisers (activation.c): the byte-exact rule every variant matches,
+/// and a fallback for tails or types a variant does not cover.
+void tk_quantize_q8_0_portable(const float *x, void *dst, int64_t n);
+void tk_quantize_q8_1_portable(const float *x, void *dst, int64_t n);
+void tk_quantize_q8_K_portable(const float *x, void *dst, int64_t n);
+void tk_quantize_f32_portable(const float *x, void *dst, int64_t n);
 #if defined(__x86_64__)
 void tk_fill_avx2(tk_kernel_table *t);
 void tk_fill_avx512(tk_kernel_table *t);
