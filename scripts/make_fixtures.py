@@ -41,6 +41,11 @@ Tests/Fixtures/ (or --out):
                                       the same as llama.cpp's converter writes them
                                       (rope_freqs.weight; qwen2 biases), checked
   rope/inverse_frequencies.json       transformers' llama3 / linear / yarn frequencies
+  quant/<TYPE>.json                   raw rows of every GGML type llama.cpp's quantiser
+                                      writes (F16/BF16: gguf-py's) and gguf-py's values
+  quant/tiny-llama-kq.{Q4_K_M,Q6_K}.gguf, tiny-llama-kq.json
+                                      a random Llama with 256-wide rows quantised by
+                                      llama.cpp, transformers' logits of each file
   tokenizer/tiny_llama3_chat.json     chat renderings of tiny-llama3's template file
   logits/<model>.safetensors          full-sequence logits of the tiny models,
                                       greedy continuations
@@ -53,7 +58,7 @@ Tests/Fixtures/ (or --out):
 Run from the repository root (about 2-3 minutes on 2 CPU cores):
 
     pip install -r scripts/requirements-fixtures.txt
-    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR] [--only logprobs|deepseek|families]
+    python3 scripts/make_fixtures.py [--gguf PATH] [--out DIR] [--only logprobs|deepseek|families|quant]
 
 --only logprobs writes just generation/smollm2_logprobs.json (from the existing
 smollm2_greedy.json) and its manifest entry, leaving every other file as it is.
@@ -63,6 +68,9 @@ and updates their manifest entries; it does not need the SmolLM2 GGUF.
 --only families does the same for the Llama 3.1 / Qwen2 / Mistral files (models/,
 logits/ and gguf/ tiny-llama3, tiny-qwen2, tiny-mistral; rope/inverse_frequencies.json;
 tokenizer/tiny_llama3_chat.json).
+--only quant writes just quant/ (scripts/fixtures_quant.py, fixtures_kquant_model.py):
+SmolLM2 requantised by llama.cpp into $TESSERA_HOME/quant/ (kept when present) and
+rows of each GGML type from those files; needs llama-cpp-python.
 
 --gguf defaults to $TESSERA_HOME/models/SmolLM2-135M-Instruct.Q4_1.gguf with
 TESSERA_HOME defaulting to ~/.cache/tessera. That file is shipped inside the
@@ -1968,6 +1976,15 @@ def families_fixtures(out: Path, tok_dir: Path) -> None:
             log(f"  {t}: ne={doc['ne']} {doc['type']} <- {doc['from']}")
 
 
+def quant_only_fixtures(gguf_path: Path, home: Path, out: Path, tok_dir: Path) -> None:
+    """`--only quant`: scripts/fixtures_quant.py (this module passed in for write_json/PRODUCED)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import fixtures_quant
+
+    seed_everything(SEED)
+    fixtures_quant.quant_fixtures(gguf_path, home, out, tok_dir, sys.modules[__name__])
+
+
 def update_manifest_entries(out: Path, paths: list[Path]) -> None:
     """Adds or refreshes the manifest entries of `paths` only, leaving every other entry as it is."""
     manifest_path = out / "manifest.json"
@@ -1988,12 +2005,14 @@ def main() -> int:
     ap.add_argument("--gguf", type=Path, default=home / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf",
                     help="path of SmolLM2-135M-Instruct.Q4_1.gguf")
     ap.add_argument("--out", type=Path, default=repo / "Tests" / "Fixtures", help="output directory")
-    ap.add_argument("--only", choices=["logprobs", "deepseek", "families"],
+    ap.add_argument("--only", choices=["logprobs", "deepseek", "families", "quant"],
                     help="write just these fixtures and update their manifest entries; nothing else is "
                          "touched (logprobs: generation/smollm2_logprobs.json, from the existing "
                          "smollm2_greedy.json; deepseek: the tiny DeepSeek V2/V3 models, logits and GGUFs, "
                          "from the existing tokenizer/tiny_qwen, without the SmolLM2 GGUF; families: the tiny Llama 3.1 / "
-                         "Qwen2 / Mistral models, logits, GGUFs, rope frequencies and chat renderings, likewise)")
+                         "Qwen2 / Mistral models, logits, GGUFs, rope frequencies and chat renderings, likewise; quant: "
+                         "quant/, rows of every GGML type from llama.cpp's quantiser and the tiny K-quant "
+                         "model, see scripts/fixtures_quant.py)")
     args = ap.parse_args()
     gguf_path = args.gguf.expanduser().resolve()
     if args.only not in ("deepseek", "families") and not gguf_path.is_file():
@@ -2026,6 +2045,16 @@ def main() -> int:
         deepseek_fixtures(out, tok_dir)
         update_manifest_entries(out, sorted(set(PRODUCED[first:])))
         mark("deepseek", s)
+        return 0
+
+    if args.only == "quant":
+        s = time.time()
+        tok_dir = out / "tokenizer" / "tiny_qwen"
+        assert (tok_dir / "tokenizer.json").is_file(), f"{tok_dir} missing: run a full generation first"
+        first = len(PRODUCED)
+        quant_only_fixtures(gguf_path, home, out, tok_dir)
+        update_manifest_entries(out, sorted(set(PRODUCED[first:])))
+        mark("quant", s)
         return 0
 
     if args.only == "families":
@@ -2081,6 +2110,10 @@ def main() -> int:
     s = time.time()
     families_fixtures(out, tok_dir)
     mark("families", s)
+
+    s = time.time()
+    quant_only_fixtures(gguf_path, home, out, tok_dir)
+    mark("quant", s)
 
     s = time.time()
     seed_everything(SEED)
