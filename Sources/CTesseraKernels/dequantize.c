@@ -2,7 +2,7 @@
 /// (`gguf.quants.dequantize`) computes it: each NumPy operation is one f32 rounding, so every
 /// product and sum below is its own statement, in NumPy's order, and contraction into fused
 /// multiply-adds is off.
-#include "blocks.h"
+#include "portable.h"
 #include "tessera_kernels.h"
 #include <string.h>
 
@@ -67,7 +67,7 @@ size_t tk_row_bytes(int type, int64_t n) {
 // MARK: - 32-value blocks
 
 static void dequantize_q4_0(const tk_block_q4_0 *b, float *y) {
-    float d = tk_half_to_float(b->d);
+    float d = tk_half_to_float_inline(b->d);
     for (int j = 0; j < TK_QK / 2; j++) {
         y[j] = d * (float)((b->qs[j] & 0x0f) - 8);
         y[j + TK_QK / 2] = d * (float)((b->qs[j] >> 4) - 8);
@@ -75,7 +75,7 @@ static void dequantize_q4_0(const tk_block_q4_0 *b, float *y) {
 }
 
 static void dequantize_q4_1(const tk_block_q4_1 *b, float *y) {
-    float d = tk_half_to_float(b->d), m = tk_half_to_float(b->m);
+    float d = tk_half_to_float_inline(b->d), m = tk_half_to_float_inline(b->m);
     for (int j = 0; j < TK_QK / 2; j++) {
         float lo = d * (float)(b->qs[j] & 0x0f);
         float hi = d * (float)(b->qs[j] >> 4);
@@ -90,7 +90,7 @@ static uint32_t load_qh(const uint8_t qh[4]) {
 }
 
 static void dequantize_q5_0(const tk_block_q5_0 *b, float *y) {
-    float d = tk_half_to_float(b->d);
+    float d = tk_half_to_float_inline(b->d);
     uint32_t qh = load_qh(b->qh);
     for (int j = 0; j < TK_QK / 2; j++) {
         int lo = (b->qs[j] & 0x0f) | (int)((qh >> j) & 1) << 4;
@@ -101,7 +101,7 @@ static void dequantize_q5_0(const tk_block_q5_0 *b, float *y) {
 }
 
 static void dequantize_q5_1(const tk_block_q5_1 *b, float *y) {
-    float d = tk_half_to_float(b->d), m = tk_half_to_float(b->m);
+    float d = tk_half_to_float_inline(b->d), m = tk_half_to_float_inline(b->m);
     uint32_t qh = load_qh(b->qh);
     for (int j = 0; j < TK_QK / 2; j++) {
         int lo = (b->qs[j] & 0x0f) | (int)((qh >> j) & 1) << 4;
@@ -114,12 +114,12 @@ static void dequantize_q5_1(const tk_block_q5_1 *b, float *y) {
 }
 
 static void dequantize_q8_0(const tk_block_q8_0 *b, float *y) {
-    float d = tk_half_to_float(b->d);
+    float d = tk_half_to_float_inline(b->d);
     for (int j = 0; j < TK_QK; j++) y[j] = (float)b->qs[j] * d;
 }
 
 static void dequantize_iq4_nl(const tk_block_iq4_nl *b, float *y) {
-    float d = tk_half_to_float(b->d);
+    float d = tk_half_to_float_inline(b->d);
     for (int j = 0; j < TK_QK / 2; j++) {
         y[j] = d * (float)tk_iq4nl_values[b->qs[j] & 0x0f];
         y[j + TK_QK / 2] = d * (float)tk_iq4nl_values[b->qs[j] >> 4];
@@ -131,7 +131,7 @@ static void dequantize_iq4_nl(const tk_block_iq4_nl *b, float *y) {
 /// Q2_K: 16 groups of 16, scale and min as 4-bit halves of one byte. The 2-bit values of
 /// value v sit in qs[32 (v / 128) + v % 32] at bit 2 ((v / 32) % 4).
 static void dequantize_q2_K(const tk_block_q2_K *b, float *y) {
-    float d = tk_half_to_float(b->d), dmin = tk_half_to_float(b->dmin);
+    float d = tk_half_to_float_inline(b->d), dmin = tk_half_to_float_inline(b->dmin);
     for (int g = 0; g < 16; g++) {
         float dl = d * (float)(b->scales[g] & 0x0f);
         float ml = dmin * (float)(b->scales[g] >> 4);
@@ -147,7 +147,7 @@ static void dequantize_q2_K(const tk_block_q2_K *b, float *y) {
 /// Q3_K: 16 groups of 16 with 6-bit signed scales (low 4 bits in bytes 0..7, high 2 bits in
 /// bytes 8..11); value v: 2 low bits as Q2_K, minus 4 unless bit v / 32 of hmask[v % 32] is set.
 static void dequantize_q3_K(const tk_block_q3_K *b, float *y) {
-    float d = tk_half_to_float(b->d);
+    float d = tk_half_to_float_inline(b->d);
     for (int g = 0; g < 16; g++) {
         int low = (b->scales[g % 8] >> (4 * (g / 8))) & 0x0f;
         int high = (b->scales[8 + g % 4] >> (2 * (g / 4))) & 0x03;
@@ -161,24 +161,13 @@ static void dequantize_q3_K(const tk_block_q3_K *b, float *y) {
     }
 }
 
-/// The 6-bit scale and min of sub-block j (0..7) of Q4_K / Q5_K.
-static void scale_min_k4(const uint8_t s[12], int j, int *scale, int *min) {
-    if (j < 4) {
-        *scale = s[j] & 0x3f;
-        *min = s[j + 4] & 0x3f;
-    } else {
-        *scale = (s[j + 4] & 0x0f) | ((s[j - 4] >> 2) & 0x30);
-        *min = (s[j + 4] >> 4) | ((s[j] >> 2) & 0x30);
-    }
-}
-
 /// Q4_K: 8 sub-blocks of 32; sub-block j's nibbles are the low (j even) or high (j odd)
 /// halves of qs[32 (j / 2) ..< 32 (j / 2) + 32].
 static void dequantize_q4_K(const tk_block_q4_K *b, float *y) {
-    float d = tk_half_to_float(b->d), dmin = tk_half_to_float(b->dmin);
+    float d = tk_half_to_float_inline(b->d), dmin = tk_half_to_float_inline(b->dmin);
     for (int j = 0; j < 8; j++) {
         int sc, mn;
-        scale_min_k4(b->scales, j, &sc, &mn);
+        tk_scale_min_k4(b->scales, j, &sc, &mn);
         float dl = d * (float)sc;
         float ml = dmin * (float)mn;
         const uint8_t *qs = b->qs + 32 * (j / 2);
@@ -191,10 +180,10 @@ static void dequantize_q4_K(const tk_block_q4_K *b, float *y) {
 
 /// Q5_K: as Q4_K, plus the fifth bit of sub-block j's value l in bit j of qh[l].
 static void dequantize_q5_K(const tk_block_q5_K *b, float *y) {
-    float d = tk_half_to_float(b->d), dmin = tk_half_to_float(b->dmin);
+    float d = tk_half_to_float_inline(b->d), dmin = tk_half_to_float_inline(b->dmin);
     for (int j = 0; j < 8; j++) {
         int sc, mn;
-        scale_min_k4(b->scales, j, &sc, &mn);
+        tk_scale_min_k4(b->scales, j, &sc, &mn);
         float dl = d * (float)sc;
         float ml = dmin * (float)mn;
         const uint8_t *qs = b->qs + 32 * (j / 2);
@@ -210,7 +199,7 @@ static void dequantize_q5_K(const tk_block_q5_K *b, float *y) {
 /// low 4 bits from ql[64 h + 32 (t % 2) + l] (nibble t / 2), high 2 bits from
 /// qh[32 h + l] at bit 2 t; minus 32.
 static void dequantize_q6_K(const tk_block_q6_K *b, float *y) {
-    float d = tk_half_to_float(b->d);
+    float d = tk_half_to_float_inline(b->d);
     for (int v = 0; v < TK_QK_K; v++) {
         int h = v / 128, t = (v / 32) % 4, l = v % 32;
         int low = (b->ql[64 * h + 32 * (t % 2) + l] >> (4 * (t / 2))) & 0x0f;
@@ -232,7 +221,7 @@ void tk_dequantize_row(int type, const void *src, float *dst, int64_t n) {
         return;
     case TK_F16: {
         const tk_half *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = tk_half_to_float(h[i]);
+        for (int64_t i = 0; i < n; i++) dst[i] = tk_half_to_float_inline(h[i]);
         return;
     }
     case TK_BF16: {
