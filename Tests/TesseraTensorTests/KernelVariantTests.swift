@@ -268,20 +268,38 @@ struct KernelVariantTests {
 
     // MARK: - Activation blocks
 
-    /// Every level quantises activations to the same bytes as the portable code.
+    /// Every level quantises activations to the same bytes as the portable code: lengths with
+    /// odd numbers of blocks (and odd f32 lengths), random rows and blocks built to be awkward
+    /// (negative amax, all values equal, exact ties, tiny and huge values: d below f16's range
+    /// and above it).
     @Test func activationBlocksAreIdenticalAcrossLevels() {
         defer { _ = tk_isa_select(tk_isa_best()) }
-        let acts = [TK_Q8_0, TK_Q8_1, TK_Q8_K, TK_F32].map(Self.code)
         var g = Generator(state: 99)
-        let inputs = [256, 768, 2304].map { Self.randomActivations(count: $0, &g) }
-        func all() -> [[UInt8]] { acts.flatMap { act in inputs.map { Self.quantize(act, $0[...]) } } }
+        var inputs = [1, 7, 32, 33, 96, 256, 576, 768, 2304].map { Self.randomActivations(count: $0, &g) }
+        var awkward = [Float](repeating: 0, count: 512)
+        for i in 0..<32 { awkward[i] = Float(i) - 40 }                        // amax is negative
+        for i in 32..<64 { awkward[i] = 0.75 }                                // all equal
+        for i in 64..<96 { awkward[i] = i == 64 ? -127 : Float(i) - 80.5 }   // ties at d = 1
+        for i in 96..<128 { awkward[i] = Float(i - 100) * 1e-30 }             // d flushes to f16 zero
+        for i in 128..<160 { awkward[i] = Float(i - 150) * 1e6 }              // d is f16 infinity
+        for i in 160..<512 { awkward[i] = Float.random(in: -1...1, using: &g) * Float(i % 7 + 1) }
+        inputs.append(awkward)
+        func all() -> [(String, [UInt8])] {
+            [TK_Q8_0, TK_Q8_1, TK_Q8_K, TK_F32].map(Self.code).flatMap { act in
+                inputs.filter { $0.count % Int(tk_block_elements(act)) == 0 }.map { x in
+                    ("activation type \(act), n = \(x.count)", Self.quantize(act, x[...]))
+                }
+            }
+        }
         #expect(tk_isa_select(Self.code(TK_ISA_PORTABLE)) == 0)
         let portable = all()
+        #expect(portable.count == 10 + 7 + 7 + 4)
         for level in Self.levels() {
             #expect(tk_isa_select(level) == 0)
-            let blocks = all()
-            for (p, b) in zip(portable, blocks) {
-                #expect(p == b, "level \(String(cString: tk_isa_name(level)))")
+            for ((what, expected), (_, got)) in zip(portable, all()) {
+                let first = zip(expected, got).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                #expect(expected.count == got.count && first == nil,
+                        "\(String(cString: tk_isa_name(level))) \(what): first different byte \(first ?? -1)")
             }
         }
     }
