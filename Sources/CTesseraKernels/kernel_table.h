@@ -13,13 +13,24 @@ typedef float (*tk_dot_fn)(int64_t n, const void *w, const void *a);
 typedef void (*tk_gemm_fn)(const void *w, size_t w_row_bytes, int64_t k, const void *a, size_t a_row_bytes,
                            int64_t m, float *c, int64_t ldc, int64_t j0, int64_t j1, int accumulate);
 
+/// Weight rows j0 ..< j1 against m f32 activation rows (see tk_gemm_rows_f32).
+typedef void (*tk_gemm_f32_fn)(const void *w, size_t w_row_bytes, int64_t k, const float *a, int64_t m,
+                               float *c, int64_t ldc, int64_t j0, int64_t j1, int accumulate);
+
 typedef struct {
     tk_quantize_fn quantize[TK_TYPE_SLOTS];  /* by activation type: Q8_0, Q8_1, Q8_K, F32 */
     tk_dot_fn dot[TK_TYPE_SLOTS];            /* by weight type */
     tk_gemm_fn gemm[TK_TYPE_SLOTS];          /* by weight type; NULL: built from dot */
+    tk_gemm_f32_fn gemm_f32[TK_TYPE_SLOTS];  /* by weight type, f32 activations (f32act_*.c) */
 } tk_kernel_table;
 
 void tk_fill_portable(tk_kernel_table *t);
+/* f32-activation kernels (f32act_*.c): fill gemm_f32[] for each level */
+void tk_fill_f32act_portable(tk_kernel_table *t);
+#if defined(__x86_64__)
+void tk_fill_f32act_avx2(tk_kernel_table *t);
+void tk_fill_f32act_avx512(tk_kernel_table *t);
+#endif
 /// The portable activation quantisers (activation.c): the byte-exact rule every variant matches,
 /// and a fallback for tails or types a variant does not cover.
 void tk_quantize_q8_0_portable(const float *x, void *dst, int64_t n);

@@ -55,6 +55,13 @@ float tk_vec_dot(int weight_type, int64_t n, const void *w, const void *a);
 void tk_gemm_rows(int weight_type, const void *w, int64_t k, const void *a, int64_t m,
                   float *c, int64_t ldc, int64_t j0, int64_t j1, int accumulate);
 
+/// The same product with the activations kept in f32 (`a` is `m` rows of `k` floats,
+/// contiguous): weights widened block by block in registers, no 8-bit rounding of the input,
+/// so the result equals the f32 path's up to summation order. For decode and small batches,
+/// where reading the weights is the cost and the arithmetic is free.
+void tk_gemm_rows_f32(int weight_type, const void *w, int64_t k, const float *a, int64_t m,
+                      float *c, int64_t ldc, int64_t j0, int64_t j1, int accumulate);
+
 // MARK: - Instruction sets
 
 enum { TK_ISA_PORTABLE = 0, TK_ISA_AVX2 = 1, TK_ISA_AVX512 = 2, TK_ISA_NEON = 3 };
@@ -86,6 +93,9 @@ int tk_pool_threads(const tk_pool *pool);
 /// for new work, then sleep; a descheduled worker delays only the chunk it holds. One region
 /// at a time per pool (calls from several threads are serialised).
 void tk_pool_run(tk_pool *pool, int64_t chunks, tk_chunk_fn fn, void *context);
+/// A buffer of at least `bytes` bytes (64-byte aligned) owned by the calling thread, reused by
+/// its later calls (its contents are then undefined); NULL when memory runs out.
+void *tk_thread_scratch(size_t bytes);
 /// The CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (v2
 /// `cpu.max` or v1 `cfs_quota_us`), rounded up; at least 1.
 int tk_available_cpus(void);
