@@ -1,11 +1,28 @@
 import CTesseraKernels
+import Synchronization
 import Testing
+
+/// The instruction-set level is process-wide and Swift Testing runs suites in parallel: every
+/// test of this target that calls `tk_isa_select` should run its body inside
+/// `KernelLevels.exclusive`, so that no other test switches the level under it (`.serialized`
+/// orders tests within one suite only). The best level is selected again on the way out.
+enum KernelLevels {
+    private static let mutex = Mutex(())
+
+    static func exclusive(_ body: () -> Void) {
+        mutex.withLock { _ in
+            defer { _ = tk_isa_select(tk_isa_best()) }
+            body()
+        }
+    }
+}
 
 /// The C kernels at every instruction-set level this CPU accepts (portable always): products
 /// against a double-precision reference built from the dequantised weights and the dequantised
 /// activation blocks, activation blocks byte-identical across levels and equal to the stated
 /// rule, and exact 16-bit float conversions. Serialized because the level is process-wide; each
-/// test restores the best level, and no other suite may rely on the level.
+/// test restores the best level, and no other suite may rely on the level; tests switching
+/// levels hold `KernelLevels.exclusive`.
 @Suite(.serialized)
 struct KernelVariantTests {
     // MARK: - Fixtures
@@ -150,8 +167,9 @@ struct KernelVariantTests {
     /// lengths past the vector width), row ranges of 1...13 rows and m = 1, 2, 5, 17 activation
     /// rows, within 1e-5 of sum |w a| of the reference; only c[i][j0..<j1] written; accumulate
     /// adds; tk_vec_dot agrees.
-    @Test func productsMatchDoubleReference() {
-        defer { _ = tk_isa_select(tk_isa_best()) }
+    @Test func productsMatchDoubleReference() { KernelLevels.exclusive { checkProducts() } }
+
+    private func checkProducts() {
         let totalRows = 13, ldc = totalRows + 3
         let sentinel: Float = -12345.5
         for level in Self.levels() {
@@ -272,8 +290,9 @@ struct KernelVariantTests {
     /// odd numbers of blocks (and odd f32 lengths), random rows and blocks built to be awkward
     /// (negative amax, all values equal, exact ties, tiny and huge values: d below f16's range
     /// and above it).
-    @Test func activationBlocksAreIdenticalAcrossLevels() {
-        defer { _ = tk_isa_select(tk_isa_best()) }
+    @Test func activationBlocksAreIdenticalAcrossLevels() { KernelLevels.exclusive { checkActivationBytes() } }
+
+    private func checkActivationBytes() {
         var g = Generator(state: 99)
         var inputs = [1, 7, 32, 33, 96, 256, 576, 768, 2304].map { Self.randomActivations(count: $0, &g) }
         var awkward = [Float](repeating: 0, count: 512)
@@ -307,8 +326,9 @@ struct KernelVariantTests {
     /// The rule itself, as stated: amax / 127 in f32, q = round-to-nearest-even(x / d via
     /// x * (1 / d)); Q8_K keeps d in f32 and sums each 16 q's; Q8_0/Q8_1 store d (and Q8_1
     /// s = d * sum q) as f16.
-    @Test func activationRule() {
-        defer { _ = tk_isa_select(tk_isa_best()) }
+    @Test func activationRule() { KernelLevels.exclusive { checkActivationRule() } }
+
+    private func checkActivationRule() {
         var g = Generator(state: 7)
         let x = Self.randomActivations(count: 512, &g)
         for level in Self.levels() {
