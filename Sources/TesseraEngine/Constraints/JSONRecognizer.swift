@@ -99,7 +99,16 @@ public struct JSONRecognizer: Hashable, Sendable {
     /// Whether the bytes read so far are a whole document.
     public var isComplete: Bool {
         stacks.contains { stack in
-            stack.isEmpty || (stack.count == 1 && { if case .number(let n, _) = stack[0] { return n.isComplete }; return false }())
+            var rest = stack[...]
+            if case .number(let n, _)? = rest.last {
+                guard n.isComplete else { return false }
+                rest = rest.dropLast()
+            }
+            // What is left to come may be nothing (tool calls: more calls are optional).
+            return rest.allSatisfy { frame in
+                if case .value(let node) = frame { return grammar.nullable[Int(node)] }
+                return false
+            }
         }
     }
 
@@ -172,6 +181,10 @@ public struct JSONRecognizer: Hashable, Sendable {
                 guard let number = NumberState().advance(byte, integer: integer) else { return }
                 stack[stack.count - 1] = .number(number, integer: integer)
                 out.append(stack)
+            case .sequence(let items):
+                stack.removeLast()
+                for item in items.reversed() { stack.append(.value(node: item)) }
+                feed(&stack, byte, into: &out)
             case .literal(let bytes):
                 guard bytes.first == byte else { return }
                 if bytes.count == 1 { stack.removeLast() } else { stack[stack.count - 1] = .literal(node: node, at: 1) }

@@ -41,8 +41,10 @@ enum SchemaNode: Sendable, Hashable {
     case array(items: Int32, min: Int, max: Int?)
     case string
     case number(integer: Bool)
-    /// Exactly these bytes (const, enum members, true, false, null).
+    /// Exactly these bytes (const, enum members, true, false, null; tool-call markers).
     case literal([UInt8])
+    /// These nodes one after the other (tool calls: marker, JSON, marker); empty: nothing.
+    case sequence([Int32])
 }
 
 /// A JSON schema (or "any JSON object") compiled for constrained decoding: a graph of
@@ -50,6 +52,8 @@ enum SchemaNode: Sendable, Hashable {
 public struct JSONSchemaGrammar: Sendable, Hashable {
     var nodes: [SchemaNode]
     var root: Int32
+    /// Whether node i can match no bytes at all (an empty sequence, or a union or sequence of such).
+    let nullable: [Bool]
     /// A canonical text of the schema; requests with equal keys share token-mask caches.
     public let key: String
 
@@ -74,7 +78,7 @@ public struct JSONSchemaGrammar: Sendable, Hashable {
 
     /// Any JSON object (OpenAI's `json_object` mode).
     public static func anyObject() -> JSONSchemaGrammar {
-        var compiler = Compiler(document: .object([]))
+        var compiler = SchemaCompiler(document: .object([]))
         let any = compiler.anyValue()
         let root = compiler.add(.object(properties: [], free: any))
         return JSONSchemaGrammar(nodes: compiler.nodes, root: root, key: "json_object")
@@ -82,7 +86,7 @@ public struct JSONSchemaGrammar: Sendable, Hashable {
 
     /// Compiles a JSON schema; throws naming the first keyword it cannot enforce.
     public init(schema: JSONValue) throws(JSONSchemaError) {
-        var compiler = Compiler(document: schema)
+        var compiler = SchemaCompiler(document: schema)
         let root = try compiler.compile(schema, path: "#")
         self.init(nodes: compiler.nodes, root: root, key: schema.compactText)
     }
@@ -95,14 +99,38 @@ public struct JSONSchemaGrammar: Sendable, Hashable {
         self.nodes = nodes
         self.root = root
         self.key = key
+        nullable = Self.nullable(nodes)
+    }
+
+    /// A fixed point: nothing is nullable until shown to be (so `$ref` cycles end).
+    private static func nullable(_ nodes: [SchemaNode]) -> [Bool] {
+        var known = [Bool](repeating: false, count: nodes.count)
+        var changed = true
+        while changed {
+            changed = false
+            for (i, node) in nodes.enumerated() where !known[i] {
+                let now: Bool
+                switch node {
+                case .sequence(let items): now = items.allSatisfy { known[Int($0)] }
+                case .union(let alternatives): now = alternatives.contains { known[Int($0)] }
+                default: now = false
+                }
+                if now {
+                    known[i] = true
+                    changed = true
+                }
+            }
+        }
+        return known
     }
 
     public static func == (a: JSONSchemaGrammar, b: JSONSchemaGrammar) -> Bool { a.key == b.key }
     public func hash(into hasher: inout Hasher) { hasher.combine(key) }
 }
 
-private struct Compiler {
-    let document: JSONValue
+struct SchemaCompiler {
+    /// The schema whose `$ref`s resolve (one per tool when tool calls are compiled together).
+    var document: JSONValue
     var nodes: [SchemaNode] = []
     var refs: [String: Int32] = [:]
     var anyNode: Int32?
