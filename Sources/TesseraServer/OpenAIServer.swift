@@ -97,7 +97,7 @@ public final class OpenAIServer: Sendable {
         if let key = options.apiKey { tokens.add(middleware: BearerAuthMiddleware(key: key, logger: logger)) }
         tokens.post("tokenize") { request, _ in
             let body = try await generation.collectBody(request)
-            let ids = try validator.tokens(RequestDecoding.decode(TokenizeRequest.self, from: body))
+            let ids = try validator.tokens(RequestDecoding.decode(TokenizeRequest.self, from: body), rawBody: body)
             return try Self.json(TokenizeResponse(count: ids.count, maxModelLen: self.engine.maxSequenceLength, tokens: ids))
         }
         tokens.post("detokenize") { request, _ in

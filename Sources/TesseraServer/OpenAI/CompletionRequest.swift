@@ -66,6 +66,17 @@ struct ChatCompletionRequest: Decodable {
     struct Message: Decodable {
         var role: String
         var content: MessageContent?
+        /// Assistant turns that called tools; read from the raw body (`ToolRequests`), which
+        /// keeps the arguments' key order.
+        var toolCalls: [AnyDecodable]?
+        /// Role `tool`: the call this message answers.
+        var toolCallID: String?
+        var name: String?
+
+        enum CodingKeys: String, CodingKey {
+            case role, content, name
+            case toolCalls = "tool_calls", toolCallID = "tool_call_id"
+        }
     }
 
     var model: String
@@ -73,11 +84,20 @@ struct ChatCompletionRequest: Decodable {
     var maxCompletionTokens: Int?
     var logprobs: Bool?
     var topLogprobs: Int?
+    /// Read from the raw body (`ToolRequests`), which keeps each schema's key order.
     var tools: [AnyDecodable]?
+    var toolChoice: AnyDecodable?
+    var parallelToolCalls: Bool?
 
     enum CodingKeys: String, CodingKey {
         case model, messages, logprobs, tools
         case maxCompletionTokens = "max_completion_tokens", topLogprobs = "top_logprobs"
+        case toolChoice = "tool_choice", parallelToolCalls = "parallel_tool_calls"
+    }
+
+    /// Whether the request needs the tool-aware rendering: tools, or tool turns in the history.
+    var involvesTools: Bool {
+        !(tools ?? []).isEmpty || messages.contains { $0.role == "tool" || !($0.toolCalls ?? []).isEmpty }
     }
 }
 

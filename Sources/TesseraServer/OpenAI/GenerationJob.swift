@@ -17,6 +17,8 @@ struct GenerationJob: Sendable {
     let logprobs: Int?
     /// Completions with `echo`: each prompt's text, put before its choices' output.
     var echoTexts: [String]? = nil
+    /// Chats with tools (unless `tool_choice` is none): how to read calls out of the output.
+    var toolParsing: ToolParsing? = nil
 
     var choiceCount: Int { prompts.count * n }
 

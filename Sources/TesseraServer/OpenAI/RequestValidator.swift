@@ -54,22 +54,34 @@ struct RequestValidator: Sendable {
 
     func job(_ body: RequestBody<ChatCompletionRequest>, rawBody: Data? = nil) throws(APIError) -> GenerationJob {
         let (request, shared) = (body.own, body.shared)
-        let constraint = try constraint(shared.responseFormat, rawBody: rawBody)
+        var constraint = try constraint(shared.responseFormat, rawBody: rawBody)
         try checkModel(request.model)
-        if let tools = request.tools, !tools.isEmpty { throw .invalid("'tools' are not supported.", param: "tools") }
         guard !request.messages.isEmpty else {
             throw .invalid("'messages' must contain at least one message.", param: "messages")
         }
-        var messages: [ChatMessage] = []
-        for (index, message) in request.messages.enumerated() {
-            messages.append(try chatMessage(message, index: index))
-        }
-        guard tokenizer.hasChatTemplate else {
-            throw .invalid("The model '\(modelName)' ships no chat template: use /v1/completions.", param: "messages")
-        }
         let prompt: [Int]
-        do { prompt = try tokenizer.encodeChat(messages, addGenerationPrompt: true) } catch {
-            throw .invalid("The chat template failed on these messages: \(error)", param: "messages")
+        var toolPlan: ToolPlan?
+        if request.involvesTools || request.toolChoice != nil {
+            let raw = rawBody.flatMap { try? JSONValue.parse([UInt8]($0)) } ?? .object([])
+            toolPlan = try self.toolPlan(request, raw: raw)
+            if let plan = toolPlan, let forcing = try toolGrammar(plan) {
+                if constraint != nil {
+                    throw .invalid("'response_format' cannot be combined with a 'tool_choice' that forces a call.", param: "response_format")
+                }
+                constraint = forcing
+            }
+            prompt = tokenizer.encode(try toolChatText(raw, plan: toolPlan, addGenerationPrompt: true), addSpecialTokens: false)
+        } else {
+            var messages: [ChatMessage] = []
+            for (index, message) in request.messages.enumerated() {
+                messages.append(try chatMessage(message, index: index))
+            }
+            guard tokenizer.hasChatTemplate else {
+                throw .invalid("The model '\(modelName)' ships no chat template: use /v1/completions.", param: "messages")
+            }
+            do { prompt = try tokenizer.encodeChat(messages, addGenerationPrompt: true) } catch {
+                throw .invalid("The chat template failed on these messages: \(error)", param: "messages")
+            }
         }
         try checkPrompts([prompt], field: "messages")
         if shared.maxTokens != nil && request.maxCompletionTokens != nil {
@@ -93,10 +105,12 @@ struct RequestValidator: Sendable {
         var (params, n) = try sampling(shared, maxTokens: maxTokens, prompts: [prompt])
         params.logprobs = topLogprobs
         params.constraint = constraint
-        return GenerationJob(
+        var job = GenerationJob(
             kind: .chat, model: modelName, prompts: [prompt], n: n, params: params,
             stream: shared.stream ?? false, includeUsage: shared.streamOptions?.includeUsage ?? false,
             logprobs: topLogprobs)
+        job.toolParsing = toolPlan?.parsing
+        return job
     }
 
     // MARK: - response_format
@@ -133,8 +147,16 @@ struct RequestValidator: Sendable {
 
     // MARK: - /tokenize and /detokenize
 
-    func tokens(_ request: TokenizeRequest) throws(APIError) -> [Int] {
+    func tokens(_ request: TokenizeRequest, rawBody: Data? = nil) throws(APIError) -> [Int] {
         if let model = request.model { try checkModel(model) }
+        if request.prompt == nil, let messages = request.messages, !messages.isEmpty, request.involvesTools {
+            // Tools and tool turns render as in a chat request (what the model is shown).
+            let raw = rawBody.flatMap { try? JSONValue.parse([UInt8]($0)) } ?? .object([])
+            let chat = ChatCompletionRequest(model: modelName, messages: messages, tools: request.tools)
+            let plan = try toolPlan(chat, raw: raw)
+            let text = try toolChatText(raw, plan: plan, addGenerationPrompt: request.addGenerationPrompt ?? true)
+            return tokenizer.encode(text, addSpecialTokens: request.addSpecialTokens ?? false)
+        }
         switch (request.prompt, request.messages) {
         case (let prompt?, nil):
             if request.addGenerationPrompt != nil {

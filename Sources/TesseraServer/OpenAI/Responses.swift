@@ -55,7 +55,24 @@ struct CompletionLogprobs: Encodable {
 struct ChatCompletionResponse: Encodable {
     struct Message: Encodable {
         var role = "assistant"
-        var content: String
+        /// Null when the answer is only tool calls.
+        @NullWhenNil var content: String?
+        /// Omitted when there are none.
+        var toolCalls: [ToolCall]? = nil
+
+        enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+    }
+
+    struct ToolCall: Encodable {
+        struct Function: Encodable {
+            var name: String
+            /// JSON text, as OpenAI sends it.
+            var arguments: String
+        }
+
+        var id: String
+        var type = "function"
+        var function: Function
     }
 
     struct Choice: Encodable {
@@ -79,6 +96,23 @@ struct ChatCompletionChunk: Encodable {
     struct Delta: Encodable {
         var role: String?
         var content: String?
+        var toolCalls: [ToolCallDelta]? = nil
+
+        enum CodingKeys: String, CodingKey { case role, content, toolCalls = "tool_calls" }
+    }
+
+    /// A piece of a streamed call: the first carries `id`, `type` and the name (arguments ""),
+    /// the next ones argument text; `index` says which call of the choice it belongs to.
+    struct ToolCallDelta: Encodable {
+        struct Function: Encodable {
+            var name: String?
+            var arguments: String?
+        }
+
+        var index: Int
+        var id: String?
+        var type: String?
+        var function: Function
     }
 
     struct Choice: Encodable {

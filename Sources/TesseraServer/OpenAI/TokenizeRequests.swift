@@ -10,9 +10,15 @@ struct TokenizeRequest: Decodable {
     /// template writes its own), as vLLM does.
     var addSpecialTokens: Bool?
     var addGenerationPrompt: Bool?
+    /// Rendered into the prompt as a chat request renders them (see `ToolPrompt`).
+    var tools: [AnyDecodable]?
+
+    var involvesTools: Bool {
+        !(tools ?? []).isEmpty || (messages ?? []).contains { $0.role == "tool" || !($0.toolCalls ?? []).isEmpty }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case model, prompt, messages
+        case model, prompt, messages, tools
         case addSpecialTokens = "add_special_tokens", addGenerationPrompt = "add_generation_prompt"
     }
 }

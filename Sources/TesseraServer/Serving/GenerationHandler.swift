@@ -135,11 +135,16 @@ struct GenerationHandler: Sendable {
                 } else if job.echoTexts != nil {
                     for choice in 0..<job.choiceCount { try await writer.write(ServerSentEvents.data(builder.echoChunk(choice: choice))) }
                 }
+                var toolStreams = job.toolParsing.map { ToolCallStreams($0, choices: job.choiceCount) }
                 do {
                     for try await (choice, output) in stream {
                         let offset = results[choice].text.count
                         record(output, into: &results[choice])
-                        if let chunk = builder.chunk(output, choice: choice, textOffset: offset) {
+                        if toolStreams != nil {
+                            for chunk in toolStreams!.chunks(output, choice: choice, builder: builder) {
+                                try await writer.write(ServerSentEvents.data(chunk))
+                            }
+                        } else if let chunk = builder.chunk(output, choice: choice, textOffset: offset) {
                             try await writer.write(ServerSentEvents.data(chunk))
                         }
                     }

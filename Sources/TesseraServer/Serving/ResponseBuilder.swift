@@ -28,10 +28,20 @@ struct ResponseBuilder: Sendable {
 
     func chatCompletion(_ results: [ChoiceResult]) -> ChatCompletionResponse {
         let choices = results.enumerated().map { index, result in
-            ChatCompletionResponse.Choice(
-                index: index, message: .init(content: result.text),
+            var message = ChatCompletionResponse.Message(content: result.text)
+            var finish = result.finishReason?.rawValue
+            if let tools = job.toolParsing {
+                let (content, calls) = ToolCallStreamParser.parse(result.text, format: tools.format, toolNames: tools.names)
+                message.content = content
+                if !calls.isEmpty {
+                    message.toolCalls = calls.map { .init(id: ToolCallIDs.next(), function: .init(name: $0.name, arguments: $0.arguments)) }
+                    if result.finishReason == .stop { finish = "tool_calls" }
+                }
+            }
+            return ChatCompletionResponse.Choice(
+                index: index, message: message,
                 logprobs: job.logprobs == nil ? nil : chatLogprobs(result.logprobs),
-                finishReason: result.finishReason?.rawValue)
+                finishReason: finish)
         }
         return ChatCompletionResponse(id: id, created: created, model: job.model, choices: choices, usage: usage(results))
     }
@@ -103,7 +113,7 @@ struct ResponseBuilder: Sendable {
         return logprobs
     }
 
-    private func chatLogprobs(_ entries: [TokenLogprob]) -> ChatLogprobs {
+    func chatLogprobs(_ entries: [TokenLogprob]) -> ChatLogprobs {
         ChatLogprobs(content: entries.map { entry in
             ChatLogprobs.Entry(
                 token: tokenizer.decode([entry.token]), logprob: entry.logprob, bytes: tokenizer.tokenBytes(entry.token),
