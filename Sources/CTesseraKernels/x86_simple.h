@@ -21,16 +21,20 @@ TK_INLINE size_t sb_weight_bytes(int type) {
 /// Q4_1 and Q5_1 store a minimum and read Q8_1 activations.
 TK_INLINE int sb_has_min(int type) { return type == TK_Q4_1 || type == TK_Q5_1; }
 
+/// Q4_0 and Q5_0 multiply their unsigned codes (0..15, 0..31) and take off offset * sum(q_a):
+/// `aoff` = (8 or 16) times the partial sums of the activations, computed once per activation
+/// block for all rows (cheaper than the sign trick on every weight block).
+TK_INLINE int sb_has_offset(int type) { return type == TK_Q4_0 || type == TK_Q5_0; }
+
 /// One weight block `b` against the 32 activation bytes `aq`: 8 i32 partial sums of q_w * q_a.
-TK_INLINE __m256i sb_isum(int type, const uint8_t *b, __m256i aq) {
+TK_INLINE __m256i sb_isum(int type, const uint8_t *b, __m256i aq, __m256i aoff) {
     const __m256i zero = _mm256_setzero_si256();
     switch (type) {
     case TK_Q4_1:
         return tk_dp(zero, tk_nibbles(b + 4), aq);
     case TK_Q5_0: {
-        /* value = nibble + 16 bit - 16: the nibble with 0xF0 (-16) or'ed in where the bit is clear */
-        __m256i hi = _mm256_andnot_si256(tk_bits_to_bytes(b + 2), _mm256_set1_epi8((char)0xF0));
-        return tk_dp_signed(zero, _mm256_or_si256(tk_nibbles(b + 6), hi), aq);
+        __m256i hi = _mm256_and_si256(tk_bits_to_bytes(b + 2), _mm256_set1_epi8(0x10));
+        return _mm256_sub_epi32(tk_dp(zero, _mm256_or_si256(tk_nibbles(b + 6), hi), aq), aoff);
     }
     case TK_Q5_1: {
         __m256i hi = _mm256_and_si256(tk_bits_to_bytes(b + 4), _mm256_set1_epi8(0x10));
@@ -43,7 +47,7 @@ TK_INLINE __m256i sb_isum(int type, const uint8_t *b, __m256i aq) {
         return tk_dp_signed(zero, _mm256_shuffle_epi8(levels, tk_nibbles(b + 2)), aq);
     }
     default: /* Q4_0 */
-        return tk_dp_signed(zero, _mm256_sub_epi8(tk_nibbles(b + 2), _mm256_set1_epi8(8)), aq);
+        return _mm256_sub_epi32(tk_dp(zero, tk_nibbles(b + 2), aq), aoff);
     }
 }
 
@@ -63,13 +67,18 @@ TK_INLINE void sb_rows(int type, int nr, const uint8_t *w, size_t wrb, int64_t n
         const uint8_t *ai = a + (size_t)i * ab;
         const __m128 das = tk_h2f_pair(ai);  /* d_a, s_a (Q8_1) */
         const __m256i aq = _mm256_loadu_si256((const __m256i *)(ai + (has_min ? 4 : 2)));
+        __m256i aoff = _mm256_setzero_si256();
+        if (sb_has_offset(type)) {
+            aoff = tk_dp(aoff, _mm256_set1_epi8(1), aq);
+            aoff = type == TK_Q4_0 ? _mm256_slli_epi32(aoff, 3) : _mm256_slli_epi32(aoff, 4);
+        }
         if (nr > 1) tk_prefetch_part(w + TK_PREFETCH_GROUPS * (size_t)nr * wrb, (size_t)nr * wrb, i, nb);
         for (int r = 0; r < nr; r++) {
             const uint8_t *bw = w + (size_t)r * wrb + (size_t)i * wb;
             /* lane 0: d_w d_a; lane 1: m_w s_a (meaningless without a minimum) */
             const __m128 p = _mm_mul_ps(tk_h2f_pair(bw), das);
             const int slot = nr == 1 ? (int)(i & 1) : r;
-            acc[slot] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sb_isum(type, bw, aq)), _mm256_broadcastss_ps(p), acc[slot]);
+            acc[slot] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sb_isum(type, bw, aq, aoff)), _mm256_broadcastss_ps(p), acc[slot]);
             if (has_min) bias[slot] = _mm_add_ps(bias[slot], p);
         }
     }
