@@ -199,7 +199,9 @@ struct ThreadPoolTests {
             let start = ContinuousClock.now
             pool = nil
             let elapsed = ContinuousClock.now - start
-            #expect(elapsed < .milliseconds(100), "destroying \(threads) threads took \(elapsed)")
+            // A bound that catches a hang (a worker never woken to exit), not a timing: a loaded
+            // machine measured 100.7 ms once.
+            #expect(elapsed < .seconds(5), "destroying \(threads) threads took \(elapsed)")
         }
     }
 
