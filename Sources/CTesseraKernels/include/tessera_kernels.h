@@ -62,6 +62,44 @@ void tk_gemm_rows(int weight_type, const void *w, int64_t k, const void *a, int6
 void tk_gemm_rows_f32(int weight_type, const void *w, int64_t k, const float *a, int64_t m,
                       float *c, int64_t ldc, int64_t j0, int64_t j1, int accumulate);
 
+// MARK: - Attention
+
+/// Attention's inner products over a tile of keys/values already in f32 (rows `head_dim` floats
+/// apart, keys and values `stride` floats apart), and the 16-bit KV cache's conversions. Each
+/// call runs the variant of `tk_isa_current()`; the sums' order differs between levels (FMA,
+/// lane counts), the conversions are bit-exact at every level.
+
+/// `scores[r * score_stride + t] = q_r . k_t` for `r < rows`, `t < count`.
+void tk_attn_scores(const float *queries, int64_t rows, int64_t head_dim, const float *keys, int64_t stride,
+                    int64_t count, float *scores, int64_t score_stride);
+/// `out[r * head_dim + d] += sum_t weights[r * weight_stride + t] * values[t * stride + d]`.
+void tk_attn_accumulate(const float *weights, int64_t weight_stride, int64_t rows, const float *values,
+                        int64_t stride, int64_t count, int64_t head_dim, float *out);
+/// binary16 to f32, exact, NaN payloads kept as they are (a signalling NaN stays signalling).
+void tk_f16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+/// bfloat16 to f32 (a shift), exact.
+void tk_bf16_to_f32_row(const uint16_t *src, float *dst, int64_t n);
+/// f32 to binary16, round to nearest even; overflow gives infinity; NaN gives a quiet NaN with
+/// the payload's top 9 bits.
+void tk_f32_to_f16_row(const float *src, uint16_t *dst, int64_t n);
+/// f32 to bfloat16, round to nearest even (subnormals kept); NaN gives its top half, quieted.
+void tk_f32_to_bf16_row(const float *src, uint16_t *dst, int64_t n);
+
+/// One level's attention kernels, as the entry points above run them at that level.
+typedef struct {
+    void (*scores)(const float *queries, int64_t rows, int64_t head_dim, const float *keys, int64_t stride,
+                   int64_t count, float *scores, int64_t score_stride);
+    void (*accumulate)(const float *weights, int64_t weight_stride, int64_t rows, const float *values,
+                       int64_t stride, int64_t count, int64_t head_dim, float *out);
+    void (*f16_to_f32)(const uint16_t *src, float *dst, int64_t n);
+    void (*bf16_to_f32)(const uint16_t *src, float *dst, int64_t n);
+    void (*f32_to_f16)(const float *src, uint16_t *dst, int64_t n);
+    void (*f32_to_bf16)(const float *src, uint16_t *dst, int64_t n);
+} tk_attn_kernels;
+/// Fills `out` with the kernels of `level` and returns 0, or returns -1 when this CPU lacks
+/// it; the process-wide level is left alone (tests compare levels without `tk_isa_select`).
+int tk_attn_kernels_for(int level, tk_attn_kernels *out);
+
 // MARK: - Instruction sets
 
 enum { TK_ISA_PORTABLE = 0, TK_ISA_AVX2 = 1, TK_ISA_AVX512 = 2, TK_ISA_NEON = 3 };
