@@ -35,10 +35,16 @@ int tk_attn_kernels_for(int level, tk_attn_kernels *out) {
     return 0;
 }
 
-/// The level in use always has kernels (tk_isa_select only accepts levels the CPU has).
+/// The level in use, which tk_isa_select only sets to a level the CPU has: no check of the
+/// CPU here, since the KV cache calls this once per token and head (a few hundred values).
 static inline const tk_attn_kernels *current(void) {
-    const tk_attn_kernels *k = kernels_for(tk_isa_current());
-    return k ? k : &portable_kernels;
+    switch (tk_isa_current()) {
+#if defined(__x86_64__)
+    case TK_ISA_AVX512: return &avx512_kernels;
+    case TK_ISA_AVX2: return &avx2_kernels;
+#endif
+    default: return &portable_kernels;
+    }
 }
 
 void tk_attn_scores(const float *queries, int64_t rows, int64_t head_dim, const float *keys, int64_t stride,
