@@ -1,7 +1,10 @@
+import CTesseraKernels
+
 /// f16 and bf16 <-> f32 by bit manipulation, vectorised for the KV cache's read path.
 ///
 /// Swift's `Float16` conversions are library calls on baseline x86-64 (no F16C), one per value;
-/// attention reads every cached key and value each step, so the widening direction is SIMD.
+/// attention reads every cached key and value each step, so the rows run in C with the
+/// CPU's conversion instructions.
 /// Narrowing rounds to nearest, ties to even, like a hardware conversion.
 package enum HalfPrecision {
     // MARK: f16
@@ -76,39 +79,24 @@ package enum HalfPrecision {
 
     // MARK: rows
 
+    // The rows run in C (CTesseraKernels' attention files): F16C and AVX2/AVX-512 where the
+    // CPU has them, chosen at run time, bit for bit the scalar conversions above.
+
     /// Widens `count` f16 values to f32.
     package static func f16ToFloat(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count n: Int) {
-        var i = 0
-        while i + 8 <= n {
-            let h = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<UInt16>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: f16ToFloat(h), as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n {
-            dst[i] = f16ToFloat(src[i])
-            i += 1
-        }
+        tk_f16_to_f32_row(src, dst, Int64(n))
     }
 
     /// Widens `count` bf16 values to f32.
     package static func bf16ToFloat(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count n: Int) {
-        var i = 0
-        while i + 8 <= n {
-            let h = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<UInt16>.self)
-            UnsafeMutableRawPointer(dst + i).storeBytes(of: bf16ToFloat(h), as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < n {
-            dst[i] = bf16ToFloat(src[i])
-            i += 1
-        }
+        tk_bf16_to_f32_row(src, dst, Int64(n))
     }
 
     package static func floatToF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count n: Int) {
-        for i in 0..<n { dst[i] = floatToF16(src[i]) }
+        tk_f32_to_f16_row(src, dst, Int64(n))
     }
 
     package static func floatToBF16(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<UInt16>, count n: Int) {
-        for i in 0..<n { dst[i] = floatToBF16(src[i]) }
+        tk_f32_to_bf16_row(src, dst, Int64(n))
     }
 }
