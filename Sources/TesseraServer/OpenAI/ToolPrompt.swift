@@ -99,12 +99,12 @@ struct ToolPrompt {
             return """
                 # Tools
 
-                You may call one or more functions to help with the user's request. The functions, as JSON signatures, are within <tools></tools>:
+                Functions you may call, within <tools></tools>:
                 <tools>
                 \(list)
                 </tools>
 
-                To call a function, write a JSON object with its name and its arguments within <tool_call></tool_call> tags, one block per call:
+                To call one, write (one block per call):
                 <tool_call>
                 {"name": <function-name>, "arguments": <arguments-json-object>}
                 </tool_call>
