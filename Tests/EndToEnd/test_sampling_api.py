@@ -341,7 +341,7 @@ REFUSED = [
     ("/chat/completions", chat(presence_penalty=-3), "presence_penalty"),
     ("/chat/completions", chat(logit_bias={"10000000": 1}), "logit_bias"),
     ("/chat/completions", chat(min_p=2), "min_p"),
-    ("/chat/completions", chat(tools=[{"type": "function", "function": {"name": "f"}}]), "tools"),
+    ("/chat/completions", chat(tools=[{"type": "retrieval", "function": {"name": "f"}}]), "tools[0].type"),
     ("/chat/completions", chat(response_format={"type": "xml"}), "response_format.type"),
     ("/tokenize", {"prompt": "a", "messages": [{"role": "user", "content": "b"}]}, "messages"),
     ("/tokenize", {}, "prompt"),
