@@ -20,10 +20,12 @@ of RUNS runs after one warm-up run. Engines:
 4. contention: the decode of 1 with one busy process per core (`python3 -c "while True: pass"`,
    started before the engine's runs and killed after), as a % of the idle decode figure.
 5. bandwidth: memory read bandwidth of the machine measured by a small C kernel compiled here
-   (sum of a 1 GiB array with THREADS threads and with 1, best of 5 each, the higher figure; numpy's sum if no C compiler), bytes read
-   per decoded token = the GGUF's tensor bytes minus the token embedding (only one row of it is
-   read) plus the LM head (the embedding again when tied); fraction of the memory limit =
-   decode tok/s x bytes per token / bandwidth. KV cache reads are not counted (printed apart).
+   (sum of a 1 GiB array with THREADS threads and with 1, best of 5 each, the higher figure;
+   numpy's sum if no C compiler); weight bytes read per decoded token = the GGUF's tensor bytes
+   minus the token embedding (only one row of it is read) plus the LM head (the embedding again
+   when tied), for tessera f32 4 bytes per weight; fraction of the memory limit = decode tok/s
+   x bytes per token / bandwidth. KV cache reads are not counted (printed apart).
+A measure that takes one engine longer than TIMEOUT s (all its runs) is reported as `timeout`.
 The machine is shared: the load average is printed before and after each file.
 
 Usage: python3 scripts/bench_kernels.py --tessera .build/release/tessera [--gguf A.gguf B.gguf]
@@ -31,6 +33,7 @@ Usage: python3 scripts/bench_kernels.py --tessera .build/release/tessera [--gguf
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -224,59 +227,90 @@ def spread(values):
     return f"{min(values):.1f}-{max(values):.1f}"
 
 
+class TimeLimit(Exception):
+    pass
+
+
+def within(seconds, fn):
+    """fn() or None when it runs longer than `seconds` (SIGALRM: llama.cpp returns to Python after
+    every token, and subprocess.run kills Tessera's process when interrupted)."""
+    def expire(signum, frame):
+        raise TimeLimit()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        return fn()
+    except TimeLimit:
+        return None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def bench_file(gguf, args, wrappers, bandwidth, log):
     facts = gguf_facts(gguf)
     decode_prompt = bench_single_stream.PROMPT * 3
     long_prompt = prompt_of_tokens(gguf, PREFILL_TOKENS)
-    rows, raw = {}, []  # rows[measure][engine] = value
+    rows, raw, counts = {}, [], {}  # rows[measure][engine] = value, None when it timed out
 
     def record(measure, engine, value, values=None):
         rows.setdefault(measure, {})[engine] = value
         if values is not None:
             raw.append(f"{measure} / {engine}: runs {', '.join(f'{v:.1f}' for v in values)}")
+        elif value is None:
+            raw.append(f"{measure} / {engine}: stopped after {args.timeout} s")
 
-    engines = [("tessera stored", "tessera"), ("tessera f32", "tessera"), ("llama.cpp", "llama.cpp")]
+    engines = ["tessera stored", "tessera f32", "llama.cpp"]
 
-    def single(engine, prompt, new_tokens, runs):
+    def single(engine, prompt, new_tokens):
         if engine == "llama.cpp":
-            return bench_single_stream.bench_llama_cpp(gguf, prompt, new_tokens, runs)
-        return bench_single_stream.bench_tessera(wrappers[engine], gguf, prompt, new_tokens, runs)
+            run = lambda: bench_single_stream.bench_llama_cpp(gguf, prompt, new_tokens, args.runs)  # noqa: E731
+        else:
+            run = lambda: bench_single_stream.bench_tessera(wrappers[engine], gguf, prompt, new_tokens, args.runs)  # noqa: E731
+        return within(args.timeout, run)
 
-    counts = {}
-    for engine, _ in engines:
+    def single_figure(measure, engine, prompt, new_tokens, index, kind):
+        res = single(engine, prompt, new_tokens)
+        if res is None:
+            record(measure, engine, None)
+            return None
+        record(measure, engine, median(res, index), [r[index] for r in res])
+        counts.setdefault(kind, {})[engine] = res[0][2]
+        return res
+
+    for engine in engines:
         log(f"decode {engine}")
-        res = single(engine, decode_prompt, args.decode_tokens, args.runs)
-        record("decode tok/s", engine, median(res, 1), [r[1] for r in res])
-        counts.setdefault("decode", {})[engine] = res[0][2]
+        single_figure("decode tok/s", engine, decode_prompt, args.decode_tokens, 1, "decode")
         log(f"prefill {engine}")
-        res = single(engine, long_prompt, 2, args.runs)
-        record(f"prefill tok/s ({PREFILL_TOKENS} tokens)", engine, median(res, 0), [r[0] for r in res])
-        counts.setdefault("prefill", {})[engine] = res[0][2]
+        single_figure(f"prefill tok/s ({PREFILL_TOKENS} tokens)", engine, long_prompt, 2, 0, "prefill")
 
-    batch_engines = [e for e, _ in engines if e != "tessera f32" or not args.skip_batch_f32]
-    for engine in batch_engines:
+    for engine in [e for e in engines if e != "tessera f32" or not args.skip_batch_f32]:
         log(f"batched {engine}")
-        values = []
-        for _ in range(args.batch_runs):
-            if engine == "llama.cpp":
-                values.append(bench_batch.bench_llama_cpp(gguf, CONCURRENCY, 128, 64, facts["vocab"]))
-            else:
-                values.append(bench_batch.bench_tessera(wrappers[engine], gguf, CONCURRENCY, 128, 64))
-        record(f"batched out tok/s (C={CONCURRENCY})", engine, statistics.median(values), values)
+        if engine == "llama.cpp":
+            run = lambda: bench_batch.bench_llama_cpp(gguf, CONCURRENCY, 128, 64, facts["vocab"])  # noqa: E731
+        else:
+            run = lambda: bench_batch.bench_tessera(wrappers[engine], gguf, CONCURRENCY, 128, 64)  # noqa: E731
+        values = [within(args.timeout, run) for _ in range(args.batch_runs)]
+        done = [v for v in values if v is not None]
+        record(f"batched out tok/s (C={CONCURRENCY})", engine, statistics.median(done) if done else None,
+               done if done else None)
 
     for engine in ("tessera stored", "llama.cpp"):
         log(f"contention {engine}")
         with BusyCores(args.threads):
-            res = single(engine, decode_prompt, args.decode_tokens, args.runs)
-        busy = median(res, 1)
-        record("decode tok/s, 1 busy process/core", engine, busy, [r[1] for r in res])
-        record("  as % of idle decode", engine, 100 * busy / rows["decode tok/s"][engine])
+            res = single(engine, decode_prompt, args.decode_tokens)
+        busy = median(res, 1) if res else None
+        record("decode tok/s, 1 busy process/core", engine, busy, [r[1] for r in res] if res else None)
+        idle = rows["decode tok/s"].get(engine)
+        record("  as % of idle decode", engine, 100 * busy / idle if busy and idle else None)
 
-    for engine, _ in engines:
+    for engine in engines:
         per_token = facts["f32"] if engine == "tessera f32" else facts["stored"]
         record("weight bytes read per token (MB)", engine, per_token / 1e6)
+        decode = rows["decode tok/s"].get(engine)
         record("  x decode tok/s / bandwidth (%)", engine,
-               100 * rows["decode tok/s"][engine] * per_token / (bandwidth * 1e9))
+               100 * decode * per_token / (bandwidth * 1e9) if decode else None)
     return facts, rows, raw, counts
 
 
@@ -288,11 +322,14 @@ def print_table(rows, targets):
     for measure, values in rows.items():
         line = f"{measure:<38}"
         for n in names:
-            line += f"{values[n]:>16.1f}" if n in values else f"{'-':>16}"
+            if n not in values:
+                line += f"{'-':>16}"
+            else:
+                line += f"{values[n]:>16.1f}" if values[n] is not None else f"{'timeout':>16}"
         ratio = not measure.startswith(" ") and "bytes" not in measure
         for n in ("tessera stored", "tessera f32"):
             width = 14 if n == "tessera stored" else 11
-            if ratio and n in values and "llama.cpp" in values:
+            if ratio and values.get(n) and values.get("llama.cpp"):
                 line += f"{values[n] / values['llama.cpp']:>{width - 1}.2f}x"
             else:
                 line += f"{'':>{width}}"
@@ -308,6 +345,8 @@ def main():
     parser.add_argument("--batch-runs", type=int, default=1, help="runs of the batched workload (no warm-up)")
     parser.add_argument("--skip-batch-f32", action="store_true", help="batched workload without tessera f32")
     parser.add_argument("--decode-tokens", type=int, default=128)
+    parser.add_argument("--timeout", type=int, default=300,
+                        help="seconds allowed for each engine's runs of one measure (then: timeout)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
                         help="threads per engine and busy processes (default: the CPUs this process may use)")
     args = parser.parse_args()
@@ -321,7 +360,8 @@ def main():
         log("note: the llama.cpp runs reused from bench_single_stream/bench_batch use 2 threads")
     text = __doc__.split("Usage:")[0].strip()
     print(text.replace("THREADS", str(args.threads)).replace("RUNS", str(args.runs))
-          .replace("DECODE", str(args.decode_tokens)))
+          .replace("DECODE", str(args.decode_tokens))
+          .replace("TIMEOUT", str(args.timeout)))
     print(f"\ntessera binary: {os.path.abspath(args.tessera)}  (copied at the start; modified "
           f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(os.path.getmtime(args.tessera)))} UTC)")
     print(f"cores usable: {len(os.sched_getaffinity(0))}, threads per engine: {args.threads}, {load_average()}")
@@ -343,8 +383,9 @@ def main():
             facts, rows, raw, counts = bench_file(gguf, args, wrappers, bandwidth, log)
             print(f"\n## {os.path.basename(gguf)}  ({facts['file'] / 1e6:.1f} MB file; {before} before, "
                   f"{load_average()} after)")
-            print(f"prompt tokens counted by each engine: decode {counts['decode']}, prefill {counts['prefill']}")
-            kv = facts["kv_elements_per_token"] * (counts["decode"]["llama.cpp"] + args.decode_tokens // 2)
+            print(f"prompt tokens counted by each engine: decode {counts.get('decode')}, prefill {counts.get('prefill')}")
+            prompt = next(iter(counts.get("decode", {}).values()), 103)
+            kv = facts["kv_elements_per_token"] * (prompt + args.decode_tokens // 2)
             print(f"KV cache read per decoded token at the mean decode context, not counted below: "
                   f"{kv * 4 / 1e6:.1f} MB in f32 (Tessera's default), {kv * 2 / 1e6:.1f} MB in f16 (llama.cpp's)\n")
             print_table(rows, targets)
