@@ -8,8 +8,9 @@ SLOTS x CTX_PER_SLOT context; Tessera with its defaults, 2 BLAS threads). This s
 generator (a separate process; one thread and one connection per client). Every request is the same
 streaming POST /v1/chat/completions: one user message (a fixed prompt asking for an example of SCHEMA's
 name as JSON, the schema's text included so the free run can follow it too), max_tokens MAX_TOKENS,
-temperature 0, stream_options.include_usage; "constrained" adds response_format {"type": "json_schema",
-"json_schema": {"name", "schema", "strict": true}}, "free" does not. EOS is honoured, so the two modes
+temperature 0, stream_options.include_usage (the prompt is the same for every request, so both servers'
+prefix caches may skip most of its prefill, alike in both modes); "constrained" adds response_format
+{"type": "json_schema", "json_schema": {"name", "schema", "strict": true}}, "free" does not. EOS is honoured, so the two modes
 produce different numbers of tokens (the constrained JSON ends early; the free text usually runs to
 MAX_TOKENS): compare TPOT (time per output token once the first has arrived, the per-token cost a mask
 adds) as well as tokens/s (which also carries prefill and the first token, a larger share of short
@@ -337,14 +338,14 @@ def main():
                     fin = ", ".join(f"{k} {v}" for k, v in sorted(s["finish_reasons"].items(), key=str))
                     print(f"{n:>10}{c:>4}{m:>12}{s['tokens_per_s']:>11.1f}{spread:>11}{s['ttft_p50_ms']:>8.0f}ms"
                           f"{f(s['tpot_p50_ms'], '.1f'):>8}ms{f(s['tokens_per_request_median'], '.0f'):>9}  {fin}")
-        print(f"\nconstrained / free, per server and concurrency (tok/s: median of the rounds' ratios; "
-              f"decode speed: free TPOT / constrained TPOT)\n")
+        print("\nconstrained / free, per server and concurrency (tok/s: median of the rounds' ratios; "
+              "decode speed: free TPOT / constrained TPOT)\n")
         print(f"{'server':>10}{'C':>4}{'tok/s ratio':>13}{'decode speed ratio':>20}")
         for c in levels:
             for n in ok:
                 r = ratios[n][c]
                 print(f"{n:>10}{c:>4}{f(r['tokens_per_s'], '.2f'):>12}x{f(r['decode_speed'], '.2f'):>19}x")
-        print(f"\noutputs checked against the schema (json.loads, then jsonschema.validate), all levels and rounds:\n")
+        print("\noutputs checked against the schema (json.loads, then jsonschema.validate), all levels and rounds:\n")
         for n in ok:
             for m in MODES:
                 t = {k: sum(results[n][c][m][k] for c in levels) for k in ("requests", "valid", "invalid", "unparsed")}
