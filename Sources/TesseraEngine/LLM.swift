@@ -38,11 +38,11 @@ public final class LLM: Sendable {
     /// length (`cache.maxModelLen`, else `options.maxModelLen`, else the model's), shared by all running sequences.
     public convenience init(
         model: String, parallel: Parallel = Parallel(), cache: CacheSettings = CacheSettings(),
-        options: EngineOptions = EngineOptions(), loadFormat: LoadFormat = .auto,
+        options: EngineOptions = EngineOptions(), loadFormat: LoadFormat = .auto, weightFormat: WeightFormat = .stored,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws {
         let (setup, tokenizer) = try await Self.onOwnThread { () throws -> (RunnerSetup, Tokenizer?) in
-            let opened = try OpenedModel.open(model, loadFormat: loadFormat, progress: progress)
+            let opened = try OpenedModel.open(model, loadFormat: loadFormat, weightFormat: weightFormat, progress: progress)
             var cache = cache
             cache.maxModelLen = cache.maxModelLen ?? options.maxModelLen
             let setup = try RunnerSetup.start(

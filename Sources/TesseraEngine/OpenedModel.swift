@@ -3,6 +3,15 @@ import TesseraModels
 import TesseraTensor
 import TesseraTokenizer
 
+/// How linear layers' weights are held once loaded.
+public enum WeightFormat: String, Sendable, CaseIterable {
+    /// As the file stores them (quantised blocks, f16, bf16, f32), multiplied by the kernels for
+    /// that format: the fast default.
+    case stored
+    /// Widened to f32 at load time: the exact path, which the parity suites run on.
+    case f32
+}
+
 /// Where weights come from: the model's files, or seeded random values of the same shapes.
 public enum LoadFormat: String, Sendable, CaseIterable {
     case auto
@@ -20,18 +29,20 @@ public struct OpenedModel: Sendable {
     public let source: URL
 
     /// Resolves `reference` (a .gguf file, a Hugging Face folder, or the alias `smollm2`) and
-    /// opens it; `progress` hears of every weight as the ranks read it.
+    /// opens it, its linear layers to be held as `weightFormat` says; `progress` hears of every
+    /// weight as the ranks read it.
     public static func open(
-        _ reference: String, loadFormat: LoadFormat = .auto, store: ModelStore = ModelStore(),
-        progress: @escaping @Sendable (String) -> Void = { _ in }
+        _ reference: String, loadFormat: LoadFormat = .auto, weightFormat: WeightFormat = .stored,
+        store: ModelStore = ModelStore(), progress: @escaping @Sendable (String) -> Void = { _ in }
     ) throws -> OpenedModel {
         let url = try resolve(reference, store: store)
         progress("opening \(url.path)")
         switch loadFormat {
         case .auto:
             let files = try ModelFiles.open(url)
+            let weights: any WeightSource = weightFormat == .f32 ? DequantizedWeights(files.weights) : files.weights
             return OpenedModel(
-                config: files.config, weights: ProgressReportingWeights(base: files.weights, report: progress),
+                config: files.config, weights: ProgressReportingWeights(base: weights, report: progress),
                 tokenizer: try makeTokenizer(files, source: url), source: url)
         case .dummy:
             let config = try ModelConfigReader.read(url.path, store: store)
@@ -94,7 +105,7 @@ public struct OpenedModel: Sendable {
 }
 
 /// Passes loads through and reports "weights i/n" as each tensor (or shard of one) is read.
-private final class ProgressReportingWeights: WeightSource, @unchecked Sendable {
+private final class ProgressReportingWeights: StoredWeightSource, @unchecked Sendable {
     let base: any WeightSource
     let report: @Sendable (String) -> Void
     private let lock = NSLock()
@@ -115,6 +126,21 @@ private final class ProgressReportingWeights: WeightSource, @unchecked Sendable 
     func load(_ name: String, rows: Range<Int>) throws -> Tensor {
         defer { tick(name) }
         return try base.load(name, rows: rows)
+    }
+
+    func load(_ name: String, rows: Range<Int>, columns: Range<Int>) throws -> Tensor {
+        defer { tick(name) }
+        return try base.load(name, rows: rows, columns: columns)
+    }
+
+    func stored(_ name: String, rows: Range<Int>, columns: Range<Int>?) throws -> WeightMatrix? {
+        guard let base = base as? any StoredWeightSource else { return nil }
+        defer { tick(name) }
+        return try base.stored(name, rows: rows, columns: columns)
+    }
+
+    func unloadableReason(_ name: String) -> ModelFileError? {
+        (base as? any StoredWeightSource)?.unloadableReason(name)
     }
 
     private func tick(_ name: String) {

@@ -71,7 +71,7 @@ public enum ModelFileError: Error, CustomStringConvertible, Equatable {
         case let .unknownTensorType(file, tensor, code):
             "\(file): tensor '\(tensor)' has unknown type code \(code)"
         case let .unsupportedTensorType(file, tensor, type):
-            "\(file): tensor '\(tensor)' has type \(type), which Tessera cannot load (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)"
+            "\(file): tensor '\(tensor)' has type \(type), which Tessera cannot load (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)"
         case let .missingTensor(file, name):
             "\(file): no tensor named '\(name)'"
         case let .missingMetadata(file, key):

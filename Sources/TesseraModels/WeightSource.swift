@@ -95,3 +95,41 @@ public enum WeightSliceError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// A source that can hand out weights in the element type its file stores (quantised blocks,
+/// f16, bf16) instead of widened to f32: GGUF and safetensors files.
+/// `DequantizedWeights` hides this, for the exact f32 path.
+package protocol StoredWeightSource: WeightSource {
+    /// Rows `rows` of the matrix `name` viewed as `[shape[0], rest]` (only `columns` of them when
+    /// given) as stored, pointing into the mapped file where the rows lie there as they are;
+    /// nil when this slice cannot be had that way (columns not on block boundaries, an f32
+    /// tensor), and the caller loads f32.
+    func stored(_ name: String, rows: Range<Int>, columns: Range<Int>?) throws -> WeightMatrix?
+
+    /// Why tensor `name`, which the file has, cannot be loaded (an element type Tessera cannot
+    /// read), or nil (the default).
+    func unloadableReason(_ name: String) -> ModelFileError?
+}
+
+extension StoredWeightSource {
+    package func unloadableReason(_ name: String) -> ModelFileError? { nil }
+}
+
+/// Another source's weights, always widened to f32: the exact path, which the parity suites
+/// against transformers run on (`--weights f32`).
+package struct DequantizedWeights: StoredWeightSource {
+    package let base: any WeightSource
+
+    package init(_ base: any WeightSource) { self.base = base }
+
+    package var tensorInfos: [String: TensorInfo] { base.tensorInfos }
+    package func load(_ name: String) throws -> Tensor { try base.load(name) }
+    package func load(_ name: String, rows: Range<Int>) throws -> Tensor { try base.load(name, rows: rows) }
+    package func load(_ name: String, rows: Range<Int>, columns: Range<Int>) throws -> Tensor {
+        try base.load(name, rows: rows, columns: columns)
+    }
+    package func stored(_ name: String, rows: Range<Int>, columns: Range<Int>?) throws -> WeightMatrix? { nil }
+    package func unloadableReason(_ name: String) -> ModelFileError? {
+        (base as? any StoredWeightSource)?.unloadableReason(name)
+    }
+}

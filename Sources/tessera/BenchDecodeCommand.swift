@@ -24,6 +24,8 @@ struct BenchDecodeCommand: ParsableCommand {
     @Option(help: "auto or dummy (random weights for the model's config.json).")
     var loadFormat: LoadFormat = .auto
 
+    @OptionGroup var kernels: KernelOptions
+
     @Option(name: [.customLong("tensor-parallel-size"), .customLong("tp", withSingleDash: true)], help: "Ranks.")
     var tensorParallelSize: Int = 1
 
@@ -53,7 +55,8 @@ struct BenchDecodeCommand: ParsableCommand {
         let lengths = try intList(contexts, "--contexts")
         let budget: Int
         do { budget = try MemorySize.parse(kvCacheMemory) } catch { throw ValidationError("--kv-cache-memory: \(error)") }
-        let opened = try OpenedModel.open(model, loadFormat: loadFormat)
+        try kernels.apply()
+        let opened = try OpenedModel.open(model, loadFormat: loadFormat, weightFormat: kernels.weights)
         let benchmark = DecodeBenchmark(contexts: lengths, steps: steps)
         guard benchmark.longestSequence <= opened.config.maxPositionEmbeddings else {
             throw ValidationError(

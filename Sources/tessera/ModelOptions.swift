@@ -17,6 +17,7 @@ struct ModelOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Print no progress or capacity report while loading.")
     var quiet = false
 
+    @OptionGroup var kernels: KernelOptions
     @OptionGroup var parallel: ParallelOptions
     @OptionGroup var cache: CacheOptions
 
@@ -34,7 +35,8 @@ struct ModelOptions: ParsableArguments {
     ) throws -> (OpenedModel, RunnerSetup) {
         let progress = ProgressLine(enabled: !quiet && !ProcessRanks.isWorker)
         let started = Date()
-        let opened = try OpenedModel.open(model, loadFormat: loadFormat) { progress.show($0) }
+        try kernels.apply()
+        let opened = try OpenedModel.open(model, loadFormat: loadFormat, weightFormat: kernels.weights) { progress.show($0) }
         var settings = try cache.settings
         settings.budgetBytesPerRank = settings.budgetBytesPerRank ?? defaultBudgetBytes
         let setup = try ProcessRanks.start(

@@ -259,19 +259,21 @@ import TesseraTokenizer
 
     @Test func unsupportedTensorTypeFailsOnLoadNotOnOpen() throws {
         var builder = TestGGUF.llama(heads: 2, kvHeads: 1, hidden: 8)
-        let q6kBlock = (2 + 128 + 64 + 16)
+        let iq2Block = 2 + 64   // IQ2_XXS: f16 scale + 64 bytes per 256 values
         builder.tensors = [
-            .init(name: "blk.0.ffn_down.weight", ne: [256, 2], type: GGMLType.q6_K.rawValue, data: [UInt8](repeating: 0, count: 2 * q6kBlock)),
+            .init(name: "blk.0.ffn_down.weight", ne: [256, 2], type: GGMLType.iq2_XXS.rawValue, data: [UInt8](repeating: 0, count: 2 * iq2Block)),
             .init(name: "output_norm.weight", ne: [8], type: 0, data: TestGGUF.f32Bytes([Float](repeating: 1, count: 8))),
         ]
         let file = try GGUFFile(url: TestGGUF.write(builder.build().bytes))
-        #expect(file.tensor(named: "blk.0.ffn_down.weight")?.byteCount == 2 * q6kBlock)
+        #expect(file.tensor(named: "blk.0.ffn_down.weight")?.byteCount == 2 * iq2Block)
         let weights = try GGUFWeightSource(file: file)
         #expect(weights.tensorInfos["model.layers.0.mlp.down_proj.weight"] == nil)
         #expect(try weights.load("model.norm.weight").data == [Float](repeating: 1, count: 8))
         let error = try #require(throws: ModelFileError.self) { try weights.load("model.layers.0.mlp.down_proj.weight") }
         #expect(error.description.contains("'blk.0.ffn_down.weight'"))
-        #expect(error.description.contains("Q6_K"))
+        #expect(error.description.contains("IQ2_XXS"))
+        #expect(weights.unloadableReason("model.layers.0.mlp.down_proj.weight") == error)
+        #expect(weights.unloadableReason("model.norm.weight") == nil)
         #expect(throws: ModelFileError.self) { try file.floats("blk.0.ffn_down.weight") }
     }
 

@@ -8,10 +8,11 @@ import TesseraTensor
 /// weights in f32: logits at recorded positions and greedy continuations.
 @Suite("SmolLM2 parity", .serialized)
 struct SmolLM2ParityTests {
-    /// Loaded once: dequantising 135M parameters takes a moment.
+    /// Loaded once, on the exact path (weights widened to f32, as transformers runs them):
+    /// dequantising 135M parameters takes a moment.
     static let shared: Result<TransformerModel, any Error> = Result {
         let files = try ModelFiles.open(try Fixtures.smolLM2())
-        return try TransformerModel(config: files.config, weights: files.weights)
+        return try TransformerModel(config: files.config, weights: DequantizedWeights(files.weights))
     }
 
     static func model() throws -> TransformerModel { try shared.get() }

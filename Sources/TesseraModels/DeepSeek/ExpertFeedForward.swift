@@ -55,15 +55,15 @@ extension DenseFeedForward {
          loader w: WeightLoader) throws {
         width = slice.count
         let rows = slice.lowerBound * hidden..<slice.upperBound * hidden
-        gateUp = FloatStorage(concatenating: [
-            try w.load(p + "gate_proj.weight", [count, intermediate, hidden], rows: e..<e + 1, columns: rows),
-            try w.load(p + "up_proj.weight", [count, intermediate, hidden], rows: e..<e + 1, columns: rows),
-        ])
+        gateUp = WeightMatrix(
+            floats: try w.load(p + "gate_proj.weight", [count, intermediate, hidden], rows: e..<e + 1, columns: rows)
+                + w.load(p + "up_proj.weight", [count, intermediate, hidden], rows: e..<e + 1, columns: rows),
+            rows: 2 * slice.count, columns: hidden)
         let whole = try w.load(p + "down_proj.weight", [count, hidden, intermediate], rows: e..<e + 1)
         var down = [Float](repeating: 0, count: hidden * slice.count)
         for r in 0..<hidden {
             for (j, column) in slice.enumerated() { down[r * slice.count + j] = whole[r * intermediate + column] }
         }
-        self.down = FloatStorage(concatenating: [down])
+        self.down = WeightMatrix(floats: down, rows: hidden, columns: slice.count)
     }
 }

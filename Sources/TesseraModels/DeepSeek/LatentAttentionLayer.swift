@@ -26,8 +26,7 @@ extension TransformerModel {
 
         // 1. Projections.
         let input = FloatStorage(count: n * inputWidth)
-        BLAS.linear(x.ws.normed.pointer, rows: n, inner: config.hiddenSize, weight: w.input.pointer, outer: inputWidth,
-                    into: input.pointer)
+        w.input.apply(x.ws.normed.pointer, rows: n, into: input.pointer, pool: pool)
         // The queries `[rows, heads * (nope + rope)]`, row stride `queryStride`: up-projected
         // from the query LoRA, or the first columns of the input projection.
         let queryStorage: FloatStorage
@@ -37,8 +36,7 @@ extension TransformerModel {
             RMSNorm.apply(input.pointer, inStride: inputWidth, weight: norm.pointer, eps: eps,
                           into: compressed.pointer, outStride: w.queryWidth, rows: n, dim: w.queryWidth)
             queryStorage = FloatStorage(count: n * heads * qHead)
-            BLAS.linear(compressed.pointer, rows: n, inner: w.queryWidth, weight: up.pointer, outer: heads * qHead,
-                        into: queryStorage.pointer)
+            up.apply(compressed.pointer, rows: n, into: queryStorage.pointer, pool: pool)
             queryStride = heads * qHead
         } else {
             queryStorage = input
@@ -90,7 +88,7 @@ extension TransformerModel {
                         m: n, n: v, k: lora, into: values.pointer + h * v, ldc: heads * v)
         }
         let product = x.ws.projected.pointer
-        BLAS.linear(values.pointer, rows: n, inner: heads * v, weight: w.output.pointer, outer: config.hiddenSize, into: product)
+        w.output.apply(values.pointer, rows: n, into: product, pool: pool)
         try sumOverTP(product, rows: n, addTo: x.ws.residual.pointer)
     }
 }

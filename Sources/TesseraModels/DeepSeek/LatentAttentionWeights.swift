@@ -5,13 +5,13 @@ import TesseraTensor
 struct LatentAttentionWeights {
     /// `[q_a_proj | kv_a_proj_with_mqa]` stacked, or `[q_proj rows of the rank's heads |
     /// kv_a_proj_with_mqa]` without a query LoRA: `[inputWidth, hidden]`, one GEMM for both.
-    let input: FloatStorage
+    let input: WeightMatrix
     /// Rows of `input` before the latent's: `q_lora_rank`, or the rank's query rows.
     let queryWidth: Int
     /// `q_a_layernorm` `[q_lora_rank]` and `q_b_proj` rows of the rank's heads
     /// `[hq * (nope + rope), q_lora_rank]`; nil without a query LoRA.
     let queryNorm: FloatStorage?
-    let queryUp: FloatStorage?
+    let queryUp: WeightMatrix?
     /// `kv_a_layernorm`, `[kv_lora_rank]`.
     let latentNorm: FloatStorage
     /// Per head of the rank, W_UK `[nope, kv_lora_rank]`: absorbs the key up-projection into
@@ -21,7 +21,7 @@ struct LatentAttentionWeights {
     /// applied to the attention output in latent space.
     let valueUp: FloatStorage
     /// o_proj columns of the rank's heads: `[hidden, hq * v_head_dim]` (row-parallel).
-    let output: FloatStorage
+    let output: WeightMatrix
 
     /// Norm epsilon of the query and latent norms: DeepSeek's code builds them with the
     /// RMSNorm default, not `rms_norm_eps`.
@@ -35,15 +35,15 @@ struct LatentAttentionWeights {
         let (nope, rope, lora, v) = (m.qkNopeHeadDim, m.qkRopeHeadDim, m.kvLoraRank, m.vHeadDim)
         let qHead = nope + rope
         let queryRows = heads.lowerBound * qHead..<heads.upperBound * qHead
-        let latentInput = try w.load(p + "kv_a_proj_with_mqa.weight", [lora + rope, hidden])
+        let latentInput = try w.matrix(p + "kv_a_proj_with_mqa.weight", [lora + rope, hidden])
         if let qLora = m.qLoraRank {
-            input = FloatStorage(concatenating: [try w.load(p + "q_a_proj.weight", [qLora, hidden]), latentInput])
+            input = WeightMatrix(stacking: [try w.matrix(p + "q_a_proj.weight", [qLora, hidden]), latentInput])
             queryWidth = qLora
             queryNorm = try w.storage(p + "q_a_layernorm.weight", [qLora])
-            queryUp = try w.storage(p + "q_b_proj.weight", [c.numHeads * qHead, qLora], rows: queryRows)
+            queryUp = try w.matrix(p + "q_b_proj.weight", [c.numHeads * qHead, qLora], rows: queryRows)
         } else {
-            input = FloatStorage(concatenating: [
-                try w.load(p + "q_proj.weight", [c.numHeads * qHead, hidden], rows: queryRows), latentInput,
+            input = WeightMatrix(stacking: [
+                try w.matrix(p + "q_proj.weight", [c.numHeads * qHead, hidden], rows: queryRows), latentInput,
             ])
             queryWidth = queryRows.count
             queryNorm = nil
@@ -76,7 +76,7 @@ struct LatentAttentionWeights {
         }
         self.keyUp = FloatStorage(concatenating: [keyUp])
         self.valueUp = FloatStorage(concatenating: [valueUp])
-        output = try w.storage(p + "o_proj.weight", [hidden, c.numHeads * v],
+        output = try w.matrix(p + "o_proj.weight", [hidden, c.numHeads * v],
                                columns: heads.lowerBound * v..<heads.upperBound * v)
     }
 }

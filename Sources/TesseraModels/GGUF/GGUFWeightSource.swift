@@ -12,7 +12,7 @@ import TesseraTensor
 ///   `h*head_dim + 2*i + j`. Here each requested row is read from where it was stored.
 ///   (`qwen3` GGUFs are not permuted: llama.cpp uses NeoX-style rotary for them.)
 ///
-/// Tensors whose type cannot be loaded (e.g. Q6_K) are left out of `tensorInfos`; loading
+/// Tensors whose type cannot be loaded (e.g. IQ2_XXS) are left out of `tensorInfos`; loading
 /// one throws `ModelFileError.unsupportedTensorType` naming it and its type.
 public struct GGUFWeightSource: WeightSource {
     public let file: GGUFFile
@@ -119,6 +119,12 @@ public struct GGUFWeightSource: WeightSource {
         return Tensor(shape: [rows.count, columns.count], data: data)
     }
 
+    /// Why `name`, which the file has, cannot be loaded (its element type), or nil.
+    package func unloadableReason(_ name: String) -> ModelFileError? {
+        guard let tensor = entries[name]?.tensor, tensor.type.dtype == nil else { return nil }
+        return .unsupportedTensorType(file: file.path, tensor: tensor.name, type: tensor.type.description)
+    }
+
     /// Where llama.cpp's converter stored Hugging Face row `row` of a rotary projection.
     static func storedRow(_ row: Int, headDim: Int) -> Int {
         let half = headDim / 2
@@ -131,5 +137,39 @@ public struct GGUFWeightSource: WeightSource {
     private func entry(_ name: String) throws -> Entry {
         guard let entry = entries[name] else { throw ModelFileError.missingTensor(file: file.path, name: name) }
         return entry
+    }
+}
+
+extension GGUFWeightSource: StoredWeightSource {
+    /// Quantised, f16 and bf16 rows as stored: whole rows point into the mapping; rows of a
+    /// permuted Q/K tensor, and column slices on block boundaries, are copied. f32 tensors
+    /// and columns inside blocks: nil (loaded as f32).
+    package func stored(_ name: String, rows: Range<Int>, columns: Range<Int>?) throws -> WeightMatrix? {
+        let entry = try entry(name)
+        let tensor = entry.tensor
+        guard let dtype = tensor.type.dtype, dtype != .f32 else { return nil }
+        let rowCount = tensor.shape[0]
+        let width = tensor.elementCount / max(1, rowCount)
+        guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
+            throw ModelFileError.rowsOutOfRange(file: file.path, tensor: name, rows: rows, rowCount: rowCount)
+        }
+        let columns = columns ?? 0..<width
+        guard columns.lowerBound >= 0, columns.upperBound <= width, !columns.isEmpty,
+              columns.lowerBound % dtype.blockSize == 0, columns.count % dtype.blockSize == 0,
+              let rowBytes = dtype.byteCount(elements: width),
+              let sliceBytes = dtype.byteCount(elements: columns.count) else { return nil }
+        let bytes = file.rawBytes(of: tensor)
+        let skip = columns.lowerBound / dtype.blockSize * dtype.blockBytes
+        if entry.rotaryHeads == nil && columns.count == width {
+            return WeightMatrix(dtype: dtype, rows: rows.count, columns: width,
+                                bytes: bytes.baseAddress! + rows.lowerBound * rowBytes, owner: file.mapping)
+        }
+        let headDim = entry.rotaryHeads.map { rowCount / $0 }
+        let copy = StoredBytes(count: rows.count * sliceBytes)
+        for (index, row) in rows.enumerated() {
+            let stored = headDim.map { Self.storedRow(row, headDim: $0) } ?? row
+            (copy.pointer + index * sliceBytes).copyMemory(from: bytes.baseAddress! + stored * rowBytes + skip, byteCount: sliceBytes)
+        }
+        return WeightMatrix(dtype: dtype, rows: rows.count, columns: columns.count, bytes: copy.pointer, owner: copy)
     }
 }

@@ -138,3 +138,29 @@ public struct SafetensorsWeightSource: WeightSource {
         return location
     }
 }
+
+extension SafetensorsWeightSource: StoredWeightSource {
+    /// f16 and bf16 rows as stored: whole rows point into the mapping, column slices are
+    /// copied. f32 tensors: nil (loaded as f32, which is what they are).
+    package func stored(_ name: String, rows: Range<Int>, columns: Range<Int>?) throws -> WeightMatrix? {
+        let (file, info) = try location(name)
+        let dtype = try file.loadableDType(of: info)
+        guard dtype != .f32, let rowCount = info.shape.first, rowCount > 0 else { return nil }
+        let width = info.shape.dropFirst().reduce(1, *)
+        let columns = columns ?? 0..<width
+        _ = try checkSlice(name, rows: rows, columns: columns)
+        guard !columns.isEmpty else { return nil }
+        let bytes = file.rawBytes(of: info).baseAddress!
+        let size = dtype.blockBytes
+        if columns.count == width {
+            return WeightMatrix(dtype: dtype, rows: rows.count, columns: width, bytes: bytes + rows.lowerBound * width * size,
+                                owner: file.mapping)
+        }
+        let copy = StoredBytes(count: rows.count * columns.count * size)
+        for (index, row) in rows.enumerated() {
+            (copy.pointer + index * columns.count * size).copyMemory(
+                from: bytes + (row * width + columns.lowerBound) * size, byteCount: columns.count * size)
+        }
+        return WeightMatrix(dtype: dtype, rows: rows.count, columns: columns.count, bytes: copy.pointer, owner: copy)
+    }
+}

@@ -47,7 +47,7 @@ extension TransformerModel {
         let a = attention
         let width = a.qkvWidth
         let qkv = x.ws.qkv.pointer
-        BLAS.linear(x.ws.normed.pointer, rows: n, inner: c.hiddenSize, weight: w.qkv.pointer, outer: width, into: qkv)
+        w.qkv.apply(x.ws.normed.pointer, rows: n, into: qkv, pool: pool)
         if let bias = w.qkvBias {
             for row in 0..<n { VectorOps.axpy(1, bias.pointer, qkv + row * width, count: width) }
         }
@@ -70,7 +70,7 @@ extension TransformerModel {
         try attention.run(layer: index, qkv: qkv, rows: n, sequences: x.batch.sequences, cache: x.cache,
                           scratch: x.attentionScratch, cp: rank.cp, combine: rank.cpCombine, into: x.ws.attention.pointer)
         let product = x.ws.projected.pointer
-        BLAS.linear(x.ws.attention.pointer, rows: n, inner: a.qDim, weight: w.output.pointer, outer: c.hiddenSize, into: product)
+        w.output.apply(x.ws.attention.pointer, rows: n, into: product, pool: pool)
         if let bias = w.outputBias {
             // Added once, to the summed product, before the residual (as o_proj(x) + b would be).
             try rank.tp.allReduce(UnsafeMutableBufferPointer(start: product, count: n * c.hiddenSize))
@@ -86,10 +86,10 @@ extension TransformerModel {
     func runDense(_ w: DenseFeedForward, input: UnsafePointer<Float>, rows n: Int, ws: Workspace, into out: UnsafeMutablePointer<Float>) {
         let hidden = config.hiddenSize
         let width = w.width
-        BLAS.linear(input, rows: n, inner: hidden, weight: w.gateUp.pointer, outer: 2 * width, into: ws.gateUp.pointer)
+        w.gateUp.apply(input, rows: n, into: ws.gateUp.pointer, pool: pool)
         SwiGLU.apply(gate: ws.gateUp.pointer, up: ws.gateUp.pointer + width, inStride: 2 * width,
                      into: ws.activation.pointer, rows: n, width: width)
-        BLAS.linear(ws.activation.pointer, rows: n, inner: width, weight: w.down.pointer, outer: hidden, into: out)
+        w.down.apply(ws.activation.pointer, rows: n, into: out, pool: pool)
     }
 
     /// `residual += product` summed over the TP group, `product` (`[rows, hidden]`) being this

@@ -2,7 +2,7 @@ import Foundation
 import TesseraDistributed
 import TesseraTensor
 
-/// The f32 forward pass of the Llama family (SmolLM2, Llama, Mistral-style GQA) and Qwen3
+/// The forward pass of the Llama family (SmolLM2, Llama, Mistral-style GQA) and Qwen3
 /// over a paged KV cache, on one rank of a tensor- and context-parallel group
 /// (`RankContext`); a single rank is a group of one running the same code.
 ///
@@ -23,8 +23,12 @@ public final class TransformerModel: @unchecked Sendable {
     let inverseFrequencies: [Float]
     /// Worker threads of the per-row attention: this rank's share of the cores.
     let attentionThreads: Int
+    /// The threads this rank's products of stored (quantised, f16, bf16) weights run on: its
+    /// share of the CPUs this process may use (`KernelSettings`).
+    let pool: ThreadPool
 
-    /// One rank: loads every weight as f32 and checks its shape; errors name the offending tensor.
+    /// One rank: loads every weight (linear layers in the file's element type, unless `source` is
+    /// `DequantizedWeights`) and checks its shape; errors name the offending tensor.
     public convenience init(config: ModelConfig, weights source: any WeightSource) throws {
         try self.init(config: config, weights: source, rank: nil, denseAttentionThreshold: nil)
     }
@@ -60,7 +64,8 @@ public final class TransformerModel: @unchecked Sendable {
         if let chunk = denseRowChunk { attention.denseRowChunk = max(1, chunk) }
         self.attention = attention
         inverseFrequencies = config.rotaryInverseFrequencies
-        attentionThreads = max(1, ProcessInfo.processInfo.activeProcessorCount / rank.ranksSharingCores)
+        attentionThreads = KernelSettings.threads(sharedBy: rank.ranksSharingCores)
+        pool = ThreadPool(threads: attentionThreads)
     }
 
     /// The softmax scale: `1/sqrt(headDim)`, or for latent attention `1/sqrt(nope + rope)`

@@ -11,7 +11,7 @@ extension TransformerModel {
         for (row, token) in tokens.enumerated() {
             let dst = residual + row * hidden
             if vocab.contains(token) {
-                dst.update(from: weights.embedding.pointer + (token - vocab.lowerBound) * hidden, count: hidden)
+                weights.embedding.dequantizeRow(token - vocab.lowerBound, into: dst)
             } else {
                 dst.update(repeating: 0, count: hidden)
             }
@@ -37,10 +37,11 @@ extension TransformerModel {
         let owned = shards.vocab.count
         let local = FloatStorage(count: m * chunk)  // zero padding past `owned`
         if m == 1 || owned == chunk {
-            BLAS.linear(selected.pointer, rows: m, inner: hidden, weight: weights.lmHead.pointer, outer: owned, into: local.pointer)
+            weights.lmHead.apply(selected.pointer, rows: m, into: local.pointer, pool: pool)
         } else {
-            BLAS.matmul(selected.pointer, lda: hidden, weights.lmHead.pointer, ldb: hidden, transposeB: true,
-                        m: m, n: owned, k: hidden, into: local.pointer, ldc: chunk)
+            let product = FloatStorage(count: m * owned)
+            weights.lmHead.apply(selected.pointer, rows: m, into: product.pointer, pool: pool)
+            for k in 0..<m { (local.pointer + k * chunk).update(from: product.pointer + k * owned, count: owned) }
         }
         let tp = rank.parallel.tp
         let gathered = FloatStorage(count: tp * m * chunk)

@@ -46,7 +46,7 @@ struct SmolLM2ParallelTests {
     @Test(arguments: cases)
     func parityWithTheSingleRankRun(_ testCase: Case) throws {
         let files = try ModelFiles.open(try Fixtures.smolLM2())
-        let model = TinyModelParallelTests.Model(config: files.config, weights: files.weights)
+        let model = TinyModelParallelTests.Model(config: files.config, weights: DequantizedWeights(files.weights))
         let start = Date()
         let worst = try TinyModelParallelTests.check(model, setup: testCase.setup, scenarios: try Self.scenarios(),
                                                      reference: try Self.reference.get(), seconds: 600)
