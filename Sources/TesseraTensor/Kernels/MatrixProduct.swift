@@ -1,14 +1,25 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
 import CTesseraKernels
+import Synchronization
 
 extension WeightMatrix {
     /// `c[i * rows + j] = (accumulate ? c[...] : 0) + Σ_p a[i * columns + p] · W[j, p]` for the
     /// `m` input rows `a` (`[m, columns]`, f32): a linear layer, `c` being `[m, rows]`.
     ///
-    /// An all-f32 matrix (the exact path) goes to `BLAS.linear`, as before quantised weights
-    /// existed. Any other matrix runs on `pool`: the input rows are converted once to the form
-    /// each part's kernel reads (8-bit blocks for quantised weights, see `tk_activation_type`),
-    /// then the weight rows are split into chunks the pool's threads claim; each chunk streams
-    /// its rows once against all `m` input rows.
+    /// An all-f32 matrix (the exact path) goes to `BLAS.linear`, as before stored weights
+    /// existed. Any other matrix runs on `pool`, its weight rows split into chunks the pool's
+    /// threads claim:
+    /// - up to `WeightMatrix.streamedRows` input rows (decode, small batches), each chunk streams
+    ///   its weight rows once, widening each block in registers against the f32 inputs
+    ///   (`tk_gemm_rows_f32`): the weights are read once per step and never as f32.
+    /// - more rows (prefill): each chunk widens a tile of weight rows into the thread's scratch
+    ///   (`tk_dequantize_row`, exact) and multiplies it by all the rows with single-threaded
+    ///   sgemm: arithmetic is what costs there, and the tile is widened once for all rows.
+    /// Both keep the inputs in f32, so the result equals the f32 path's up to summation order.
     package func apply(
         _ a: UnsafePointer<Float>, rows m: Int, into c: UnsafeMutablePointer<Float>,
         accumulate: Bool = false, pool: ThreadPool
@@ -18,19 +29,62 @@ extension WeightMatrix {
             BLAS.linear(a, rows: m, inner: columns, weight: w, outer: rows, into: c, accumulate: accumulate)
             return
         }
-        let inputs = ConvertedInputs(a, rows: m, columns: columns, for: parts.map(\.dtype), pool: pool)
-        defer { inputs.release() }
-        let chunks = chunkPlan(threads: pool.threads, inputRows: m)
+        if m <= Self.streamedRows {
+            streamed(a, rows: m, into: c, accumulate: accumulate, pool: pool)
+        } else {
+            tiled(a, rows: m, into: c, accumulate: accumulate, pool: pool)
+        }
+    }
+
+    /// Input rows up to which weights are streamed rather than widened into tiles.
+    package static let streamedRows = 8
+
+    private func streamed(_ a: UnsafePointer<Float>, rows m: Int, into c: UnsafeMutablePointer<Float>,
+                          accumulate: Bool, pool: ThreadPool) {
+        let chunks = chunkPlan(rowsPerChunk: streamedChunkRows(threads: pool.threads))
         let k = Int64(columns), n = Int64(rows), mm = Int64(m)
         let acc: Int32 = accumulate ? 1 : 0
         chunks.withUnsafeBufferPointer { plan in
             pool.run(plan.count) { index, _ in
                 let chunk = plan[index]
                 let part = parts[chunk.part]
-                tk_gemm_rows(part.dtype.ggmlNumber, part.bytes, k, inputs.rows(for: part.dtype), mm,
-                             c + part.firstRow, n, Int64(chunk.rows.lowerBound), Int64(chunk.rows.upperBound), acc)
+                tk_gemm_rows_f32(part.dtype.ggmlNumber, part.bytes, k, a, mm, c + part.firstRow, n,
+                                 Int64(chunk.rows.lowerBound), Int64(chunk.rows.upperBound), acc)
             }
         }
+    }
+
+    private func tiled(_ a: UnsafePointer<Float>, rows m: Int, into c: UnsafeMutablePointer<Float>,
+                       accumulate: Bool, pool: ThreadPool) {
+        BLAS.runSingleThreadedInPools()
+        // Tiles of about 128 KiB of f32 (they stay in L2 while sgemm passes over them), in
+        // multiples of 16 rows.
+        let tileRows = max(16, (32 * 1024 / max(1, columns)) / 16 * 16)
+        let chunks = chunkPlan(rowsPerChunk: tileRows)
+        let k = columns
+        chunks.withUnsafeBufferPointer { plan in
+            pool.run(plan.count) { index, _ in
+                let chunk = plan[index]
+                let part = parts[chunk.part]
+                let count = chunk.rows.count
+                let tile = tk_thread_scratch(count * k * 4)!.assumingMemoryBound(to: Float.self)
+                for r in 0..<count {
+                    tk_dequantize_row(part.dtype.ggmlNumber, part.bytes + (chunk.rows.lowerBound + r) * part.rowBytes,
+                                      tile + r * k, Int64(k))
+                }
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(count), Int32(k),
+                            1, a, Int32(k), tile, Int32(k), accumulate ? 1 : 0,
+                            c + part.firstRow + chunk.rows.lowerBound, Int32(rows))
+            }
+        }
+    }
+
+    /// Rows per chunk when streaming: about four chunks per thread so a slow thread delays
+    /// little, a multiple of 4 rows (the kernels' row tile), at least 16 rows (tens of KiB of
+    /// weights, so claiming a chunk costs nothing next to reading it).
+    private func streamedChunkRows(threads: Int) -> Int {
+        let target = threads <= 1 ? rows : (rows + 4 * threads - 1) / (4 * threads)
+        return max(16, (target + 3) / 4 * 4)
     }
 
     /// Rows `rows` (relative to the part) of part `part`.
@@ -39,12 +93,8 @@ extension WeightMatrix {
         let rows: Range<Int>
     }
 
-    /// Chunks of whole rows, about four per thread so a slow thread delays little, in multiples
-    /// of 4 rows (the kernels' row tile), at least 16 rows (a chunk is then tens of KiB of
-    /// weights at decode, so claiming one costs nothing next to reading it).
-    func chunkPlan(threads: Int, inputRows m: Int) -> [Chunk] {
-        let target = threads <= 1 ? rows : (rows + 4 * threads - 1) / (4 * threads)
-        let size = max(16, (target + 3) / 4 * 4)
+    /// Every part's rows in chunks of `size` (the last of each part shorter).
+    func chunkPlan(rowsPerChunk size: Int) -> [Chunk] {
         var chunks: [Chunk] = []
         for (index, part) in parts.enumerated() {
             var start = 0
@@ -58,38 +108,16 @@ extension WeightMatrix {
     }
 }
 
-/// Input rows converted once per call to each activation form the parts' kernels read.
-private struct ConvertedInputs: @unchecked Sendable {
-    /// By `tk_activation_type` number: `m` rows of `tk_row_bytes(type, columns)` bytes.
-    private var buffers: [(type: Int32, bytes: UnsafeMutableRawPointer)] = []
+extension BLAS {
+    private static let pooled = Mutex(false)
 
-    init(_ a: UnsafePointer<Float>, rows m: Int, columns: Int, for dtypes: [DType], pool: ThreadPool) {
-        for dtype in dtypes {
-            let type = tk_activation_type(dtype.ggmlNumber)
-            guard !buffers.contains(where: { $0.type == type }) else { continue }
-            let rowBytes = tk_row_bytes(type, Int64(columns))
-            let bytes = UnsafeMutableRawPointer.allocate(byteCount: max(1, m * rowBytes), alignment: 64)
-            // One row per chunk beyond a few rows (a prefill's thousands of rows in parallel).
-            let parallel = m >= 8 && pool.threads > 1
-            let convert = { (row: Int) in
-                tk_quantize_activation_row(type, a + row * columns, bytes + row * rowBytes, Int64(columns))
-            }
-            if parallel {
-                let perChunk = (m + 4 * pool.threads - 1) / (4 * pool.threads)
-                pool.run((m + perChunk - 1) / perChunk) { chunk, _ in
-                    for row in chunk * perChunk..<min(m, (chunk + 1) * perChunk) { convert(row) }
-                }
-            } else {
-                for row in 0..<m { convert(row) }
-            }
-            buffers.append((type, bytes))
+    /// Pins OpenBLAS to one thread for good, the first time a product of stored weights runs
+    /// sgemm inside a pool's chunks: OpenBLAS's own threads would compete with the pool's.
+    static func runSingleThreadedInPools() {
+        let first = pooled.withLock { done in
+            defer { done = true }
+            return !done
         }
+        if first { setThreads(1) }
     }
-
-    func rows(for dtype: DType) -> UnsafeRawPointer {
-        let type = tk_activation_type(dtype.ggmlNumber)
-        return UnsafeRawPointer(buffers.first { $0.type == type }!.bytes)
-    }
-
-    func release() { for buffer in buffers { buffer.bytes.deallocate() } }
 }
