@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TesseraTensor
 import TesseraDistributed
 @testable import TesseraModels
 
@@ -116,7 +117,7 @@ struct GroupedContextAttentionTests {
         var lses = [Float](repeating: .nan, count: c.cp * lseFloats)
         let scratch = AttentionScratch(
             rows: rows, numHeads: numHeads, headDim: hd, cpSize: c.cp, combine: .allGatherReduceScatter,
-            maxSequenceRows: c.sequences.map(\.rows).max() ?? 0, threads: c.threads,
+            maxSequenceRows: c.sequences.map(\.rows).max() ?? 0, pool: ThreadPool(threads: c.threads),
             dense: (0, 0))
         let qkv = [Float](repeating: 0, count: rows * attention.qkvWidth)
         qkv.withUnsafeBufferPointer { qkvBuffer in

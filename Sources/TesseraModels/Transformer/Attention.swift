@@ -253,8 +253,8 @@ struct Attention {
         return boundary(index)..<boundary(index + 1)
     }
 
-    /// Runs `body` for items `0..<count`, on the scratch's worker threads when `work`
-    /// (multiply-adds) is worth waking them.
+    /// Runs `body` for items `0..<count`, on the scratch's pool when `work` (multiply-adds) is
+    /// worth waking its threads; items are claimed by whichever thread is free.
     private func forEach(
         _ count: Int, work: Int, scratch: AttentionScratch,
         _ body: @Sendable (Int, AttentionScratch.Worker) -> Void
@@ -263,9 +263,7 @@ struct Attention {
         if threads <= 1 {
             for item in 0..<count { body(item, scratch.workers[0]) }
         } else {
-            DispatchQueue.concurrentPerform(iterations: threads) { w in
-                for item in stride(from: w, to: count, by: threads) { body(item, scratch.workers[w]) }
-            }
+            scratch.pool.run(count) { item, worker in body(item, scratch.workers[worker]) }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TesseraDistributed
+import TesseraTensor
 
 /// Buffers one forward pass's attention reuses across layers, sized for the batch.
 ///
@@ -79,8 +80,12 @@ final class AttentionScratch: @unchecked Sendable {
         }
     }
 
+    /// The threads the per-row attention runs on (one `Worker` scratch per pool thread).
+    let pool: ThreadPool
+
     init(rows: Int, numHeads: Int, headDim: Int, cpSize: Int, combine: CPCombine, maxSequenceRows: Int,
-         threads: Int, dense: (scores: Int, context: Int)) {
+         pool: ThreadPool, dense: (scores: Int, context: Int)) {
+        self.pool = pool
         denseScores = FloatStorage(count: dense.scores)
         denseContextKeys = FloatStorage(count: dense.context)
         denseContextValues = FloatStorage(count: dense.context)
@@ -105,7 +110,7 @@ final class AttentionScratch: @unchecked Sendable {
             contextLSEs = FloatStorage(count: 0)
             combineReceive = FloatStorage(count: cpSize * (qFloats + lseFloats))
         }
-        workers = (0..<max(1, threads)).map { _ in
+        workers = (0..<pool.threads).map { _ in
             Worker(maxSequenceRows: maxSequenceRows)
         }
     }

@@ -21,10 +21,8 @@ public final class TransformerModel: @unchecked Sendable {
     let weights: TransformerWeights
     let attention: Attention
     let inverseFrequencies: [Float]
-    /// Worker threads of the per-row attention: this rank's share of the cores.
-    let attentionThreads: Int
-    /// The threads this rank's products of stored (quantised, f16, bf16) weights run on: its
-    /// share of the CPUs this process may use (`KernelSettings`).
+    /// The threads this rank's products of stored (quantised, f16, bf16) weights and its
+    /// per-row attention run on: its share of the CPUs this process may use (`KernelSettings`).
     let pool: ThreadPool
 
     /// One rank: loads every weight (linear layers in the file's element type, unless `source` is
@@ -64,8 +62,7 @@ public final class TransformerModel: @unchecked Sendable {
         if let chunk = denseRowChunk { attention.denseRowChunk = max(1, chunk) }
         self.attention = attention
         inverseFrequencies = config.rotaryInverseFrequencies
-        attentionThreads = KernelSettings.threads(sharedBy: rank.ranksSharingCores)
-        pool = ThreadPool(threads: attentionThreads)
+        pool = ThreadPool(threads: KernelSettings.threads(sharedBy: rank.ranksSharingCores))
     }
 
     /// The softmax scale: `1/sqrt(headDim)`, or for latent attention `1/sqrt(nope + rope)`
@@ -112,7 +109,7 @@ public final class TransformerModel: @unchecked Sendable {
         let ws = Workspace(config: c, shards: shards, rows: n)
         let attentionScratch = AttentionScratch(
             rows: n, numHeads: attention.numHeads, headDim: c.headDim, cpSize: attention.cpSize, combine: rank.cpCombine,
-            maxSequenceRows: maxSequenceRows, threads: attentionThreads,
+            maxSequenceRows: maxSequenceRows, pool: pool,
             dense: DenseAttention.scratchSizes(for: batch.sequences, attention: attention))
         var (cosines, sines) = Rotary.table(positions: batch.positions, inverseFrequencies: inverseFrequencies)
         if let yarn = c.yarn, yarn.rotaryScale != 1 {
