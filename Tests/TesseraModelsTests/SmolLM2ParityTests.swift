@@ -58,7 +58,17 @@ struct SmolLM2ParityTests {
     }
 
     @Test func greedyContinuationsMatchTransformers() throws {
-        let model = try Self.model()
+        try Self.checkGreedy(try Self.model())
+    }
+
+    /// The same on the stored weights (Q4_1 blocks multiplied as stored, the fast default):
+    /// exact up to summation order, so the continuations are transformers' too.
+    @Test func greedyContinuationsOnStoredWeights() throws {
+        let files = try ModelFiles.open(try Fixtures.smolLM2())
+        try Self.checkGreedy(try TransformerModel(config: files.config, weights: files.weights))
+    }
+
+    static func checkGreedy(_ model: TransformerModel) throws {
         guard let fixture = try Fixtures.json("generation/smollm2_greedy.json") as? [String: Any],
               let results = fixture["results"] as? [[String: Any]],
               let maxNew = fixture["max_new_tokens"] as? Int, let eos = fixture["eos_token_id"] as? Int
@@ -67,7 +77,7 @@ struct SmolLM2ParityTests {
         for result in results {
             let prompt = result["prompt_ids"] as! [Int]
             let expected = result["generated_ids"] as! [Int]
-            let runner = Self.runner(model, tokens: prompt.count + maxNew)
+            let runner = runner(model, tokens: prompt.count + maxNew)
             let (tokens, _) = try runner.greedy(prompt: prompt, maxNewTokens: maxNew, eos: [eos])
             #expect(tokens == expected, "prompt \(result["prompt"] ?? "?")")
         }
