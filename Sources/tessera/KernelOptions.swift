@@ -17,14 +17,8 @@ struct KernelOptions: ParsableArguments {
 
     func validate() throws {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-        if let isa {
-            guard let level = KernelSettings.ISA(name: isa) else {
-                throw ValidationError("--isa: unknown instruction set '\(isa)' (portable, avx2, avx512, neon)")
-            }
-            guard level.rawValue <= KernelSettings.bestISA.rawValue || level == .portable,
-                  level != .neon || KernelSettings.bestISA == .neon else {
-                throw ValidationError("--isa \(isa): this CPU supports at most \(KernelSettings.bestISA.name)")
-            }
+        if let isa, KernelSettings.ISA(name: isa) == nil {
+            throw ValidationError("--isa: unknown instruction set '\(isa)' (portable, avx2, avx512, neon)")
         }
     }
 
@@ -35,5 +29,10 @@ struct KernelOptions: ParsableArguments {
         if let isa, let level = KernelSettings.ISA(name: isa), !KernelSettings.select(level) {
             throw ValidationError("--isa \(isa): this CPU does not support it (best: \(KernelSettings.bestISA.name))")
         }
+    }
+
+    /// "weights stored, kernels avx512, 2 threads" for the startup line.
+    var summary: String {
+        "weights \(weights.rawValue), kernels \(KernelSettings.currentISA.name), \(KernelSettings.threads(sharedBy: 1)) thread(s)"
     }
 }

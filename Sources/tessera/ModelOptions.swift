@@ -44,9 +44,9 @@ struct ModelOptions: ParsableArguments {
         if ProcessRanks.isWorker { try ProcessRanks.serveUntilStopped(setup) }
         let layout = opened.config.latentAttention.map { "latent attention, \($0.cacheWidth) values per token and layer" }
             ?? "K and V"
-        let summary = String(format: "loaded %@ on %d rank(s) in %.1f s; %@; %d bytes per token per rank (%@)",
+        let summary = String(format: "loaded %@ on %d rank(s) in %.1f s (%@); %@; %d bytes per token per rank (%@)",
                              opened.source.lastPathComponent, setup.runner.parallel.tp, Date().timeIntervalSince(started),
-                             setup.plan.description, setup.plan.bytesPerTokenPerRank, layout)
+                             kernels.summary, setup.plan.description, setup.plan.bytesPerTokenPerRank, layout)
         if let report {
             progress.clear()
             report(summary)

@@ -44,3 +44,29 @@ def test_a_budget_for_one_sequence_runs_a_whole_batch():
     records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert len(records) == 9
     assert all(len(r["ids"]) == 24 for r in records)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--isa", "sse9"], "--isa: unknown instruction set 'sse9'"),
+    (["--threads", "0"], "--threads must be at least 1, got 0"),
+    (["--weights", "q4"], "The value 'q4' is invalid for '--weights <weights>'"),
+])
+def test_kernel_flags_are_checked(flags, message):
+    result = tessera("generate", "--model", TINY, *flags, "hi")
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr
+
+
+def test_every_instruction_set_and_thread_count_gives_the_same_greedy_text():
+    """The kernels of each level this CPU has (`--isa`), the portable fallback, 1 or 3 threads:
+    the same greedy tokens on the default model's stored weights (products equal up to
+    summation order)."""
+    runs = {}
+    for flags in (["--isa", "portable"], ["--isa", "avx2"], ["--isa", "avx512"], ["--threads", "1"], ["--threads", "3"], []):
+        result = tessera("generate", "--json", "-q", "--max-tokens", "24", *flags, "The capital of France is")
+        if "this CPU does not support it" in result.stderr:
+            continue
+        assert result.returncode == 0, result.stderr
+        runs[" ".join(flags) or "default"] = json.loads(result.stdout.splitlines()[-1])["ids"]
+    assert "--isa portable" in runs and "default" in runs
+    assert len(set(map(tuple, runs.values()))) == 1, runs
