@@ -84,7 +84,6 @@ extension TransformerModel {
     /// `out = SwiGLU MLP(input)` over the rank's slice of the intermediate dimension: a
     /// partial product `[rows, hidden]` of the row-parallel down projection.
     func runDense(_ w: DenseFeedForward, input: UnsafePointer<Float>, rows n: Int, ws: Workspace, into out: UnsafeMutablePointer<Float>) {
-        let hidden = config.hiddenSize
         let width = w.width
         w.gateUp.apply(input, rows: n, into: ws.gateUp.pointer, pool: pool)
         SwiGLU.apply(gate: ws.gateUp.pointer, up: ws.gateUp.pointer + width, inStride: 2 * width,
