@@ -258,7 +258,7 @@ def bench_file(gguf, args, wrappers, bandwidth, log):
         rows.setdefault(measure, {})[engine] = value
         if values is not None:
             raw.append(f"{measure} / {engine}: runs {', '.join(f'{v:.1f}' for v in values)}")
-        elif value is None:
+        elif value is None and not measure.startswith(" "):  # indented rows derive from others
             raw.append(f"{measure} / {engine}: stopped after {args.timeout} s")
 
     engines = ["tessera stored", "tessera f32", "llama.cpp"]
