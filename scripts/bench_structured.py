@@ -12,8 +12,8 @@ temperature 0, stream_options.include_usage (the prompt is the same for every re
 prefix caches may skip most of its prefill, alike in both modes); "constrained" adds response_format
 {"type": "json_schema", "json_schema": {"name", "schema", "strict": true}}, "free" does not. EOS is
 honoured, so the two modes produce different numbers of tokens (the constrained JSON ends early; the free
-text usually runs to MAX_TOKENS): compare TPOT (time per output token once the first has arrived, the per-token cost a mask
-adds) as well as tokens/s (which also carries prefill and the first token, a larger share of short
+text usually runs to MAX_TOKENS): compare TPOT (time per output token once the first has arrived, the
+per-token cost a mask adds) as well as tokens/s (which also carries prefill and the first token, a larger share of short
 outputs). Per server: started once per concurrency level, one free and one constrained warm-up request;
 then ROUNDS rounds, each running the free and the constrained workload back to back (order alternating
 per round: F C, C F, F C ...). A workload at concurrency C: a closed loop of C clients sending N requests
