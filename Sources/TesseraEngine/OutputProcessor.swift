@@ -94,6 +94,8 @@ private struct RequestOutputState {
             // document nothing can follow.
             if !constraint.accept(tokenizer?.tokenBytes(token) ?? []) || (constraint.isComplete && !constraint.canContinue) {
                 stopped = true
+            } else {
+                constraint.prefetchMask()
             }
         }
         var output = RequestOutput(requestID: id, newTokenIDs: [token], newText: text)

@@ -127,6 +127,26 @@ import TesseraTokenizer
         }
     }
 
+    /// Masks prefetched in the background after each accepted token (the engine's way) equal
+    /// masks computed on the spot, state after state, and land in the shared cache.
+    @Test func prefetchedMasksEqualDirectOnes() throws {
+        let tokenizer = try Self.tokenizer.get()
+        let trie = VocabularyTrie(tokenizer: tokenizer)
+        let grammar = try Self.grammar(Self.person)
+        let cache = MaskCache()
+        let constraint = JSONConstraintState(grammar: grammar, trie: trie, cache: cache)
+        var direct = JSONRecognizer(grammar: grammar)
+        for piece in ["{", #""name""#, ":", #""Ad"#, #"a""#, ",", #""age""#, ":", "4", "2", "}"] {
+            #expect(constraint.mask() == trie.allowed(from: direct), "before \(piece)")
+            let accepted = constraint.accept(Array(piece.utf8))
+            let fed = direct.accept(piece)
+            #expect(accepted && fed, "\(piece)")
+            constraint.prefetchMask()
+        }
+        #expect(constraint.mask() == trie.allowed(from: direct))
+        #expect(cache.contains(direct))
+    }
+
     @Test func maskCostIsMeasured() throws {
         let tokenizer = try Self.tokenizer.get()
         let trie = VocabularyTrie(tokenizer: tokenizer)

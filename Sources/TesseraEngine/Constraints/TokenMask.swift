@@ -1,3 +1,4 @@
+import Foundation
 import TesseraTokenizer
 
 /// The vocabulary as a byte trie: each token's bytes (taken once, `Tokenizer.tokenBytes`) spell
@@ -98,10 +99,16 @@ public struct TokenMask: Sendable, Equatable {
 /// One request's constraint while it decodes: the recognizer's state and the masks it needs,
 /// from a cache shared by the requests with the same schema (states recur: inside a string the
 /// same stack comes back token after token).
+///
+/// The mask of the next step is computed in the background as soon as a token is accepted
+/// (`prefetchMask`), while the model runs the step, so a state not seen before delays neither
+/// this request nor the others in its batch by the trie walk (tens of ms for a new state).
 final class JSONConstraintState {
     private(set) var recognizer: JSONRecognizer
     private let trie: VocabularyTrie
     private let cache: MaskCache
+    /// The background computation of the current state's mask, if one was started.
+    private var pending: PendingMask?
 
     init(grammar: JSONSchemaGrammar, trie: VocabularyTrie, cache: MaskCache) {
         recognizer = JSONRecognizer(grammar: grammar)
@@ -112,20 +119,71 @@ final class JSONConstraintState {
     var isComplete: Bool { recognizer.isComplete }
     var canContinue: Bool { recognizer.canContinue }
 
+    /// The tokens allowed in the current state (waits for a prefetch in flight).
     func mask() -> TokenMask {
-        if let known = cache.masks[recognizer] { return known }
-        let mask = trie.allowed(from: recognizer)
-        if cache.masks.count >= MaskCache.limit { cache.masks.removeAll(keepingCapacity: true) }
-        cache.masks[recognizer] = mask
-        return mask
+        if let pending {
+            self.pending = nil
+            return pending.value()
+        }
+        return cache.mask(for: recognizer, trie: trie)
     }
 
     /// Reads the bytes of the token drawn (false if they do not fit: it was not allowed).
-    func accept(_ bytes: [UInt8]) -> Bool { recognizer.accept(bytes) }
+    func accept(_ bytes: [UInt8]) -> Bool {
+        pending = nil
+        return recognizer.accept(bytes)
+    }
+
+    /// Starts computing the current state's mask on another thread, unless it is cached.
+    func prefetchMask() {
+        let state = recognizer
+        guard pending == nil, !cache.contains(state) else { return }
+        let result = PendingMask()
+        pending = result
+        let (trie, cache) = (trie, cache)
+        DispatchQueue.global(qos: .userInitiated).async {
+            result.fulfil(cache.mask(for: state, trie: trie))
+        }
+    }
 }
 
-/// Masks by recognizer state, for one schema and one vocabulary.
-final class MaskCache {
+/// A mask being computed on another thread.
+private final class PendingMask: @unchecked Sendable {
+    // @unchecked: `mask` is written once under `lock`, read after `done` is signalled.
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var mask: TokenMask?
+
+    func fulfil(_ value: TokenMask) {
+        lock.withLock { mask = value }
+        done.signal()
+    }
+
+    func value() -> TokenMask {
+        done.wait()
+        done.signal()   // a second reader would not block
+        return lock.withLock { mask! }
+    }
+}
+
+/// Masks by recognizer state, for one schema and one vocabulary; safe to use from the engine
+/// thread and the background prefetches at once.
+final class MaskCache: @unchecked Sendable {
+    // @unchecked: `masks` is only touched under `lock`.
     static let limit = 1024
-    var masks: [JSONRecognizer: TokenMask] = [:]
+    private let lock = NSLock()
+    private var masks: [JSONRecognizer: TokenMask] = [:]
+
+    func contains(_ state: JSONRecognizer) -> Bool { lock.withLock { masks[state] != nil } }
+
+    /// The cached mask of `state`, or a new one (the trie walk runs outside the lock).
+    func mask(for state: JSONRecognizer, trie: VocabularyTrie) -> TokenMask {
+        if let known = lock.withLock({ masks[state] }) { return known }
+        let mask = trie.allowed(from: state)
+        lock.withLock {
+            if masks.count >= Self.limit { masks.removeAll(keepingCapacity: true) }
+            masks[state] = mask
+        }
+        return mask
+    }
 }
