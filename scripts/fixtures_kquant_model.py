@@ -12,7 +12,6 @@ committed: the only source of Q2_K rows, since SmolLM2's Q2_K file holds none).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -37,45 +36,6 @@ def config(vsize: int, eos: int, pad: int):
                        tie_word_embeddings=False, attention_bias=False, mlp_bias=False,
                        bos_token_id=None, eos_token_id=eos, pad_token_id=pad,
                        rope_parameters={"rope_type": "default", "rope_theta": 10000.0})
-
-
-def _write_f32_gguf(path: Path, cfg, tensors, vm: dict) -> None:
-    """The converter's llama metadata (as make_fixtures' family GGUFs) and f32 tensors."""
-    import gguf
-
-    w = gguf.GGUFWriter(str(path), arch="llama")
-    w.add_type(gguf.GGUFType.MODEL)
-    w.add_name(NAME)
-    w.add_file_type(gguf.LlamaFileType.ALL_F32)
-    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    w.add_block_count(cfg.num_hidden_layers)
-    w.add_context_length(cfg.max_position_embeddings)
-    w.add_embedding_length(cfg.hidden_size)
-    w.add_feed_forward_length(cfg.intermediate_size)
-    w.add_head_count(cfg.num_attention_heads)
-    w.add_head_count_kv(cfg.num_key_value_heads)
-    w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
-    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-    w.add_key_length(cfg.head_dim)
-    w.add_value_length(cfg.head_dim)
-    w.add_vocab_size(cfg.vocab_size)
-    w.add_rope_dimension_count(cfg.head_dim)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre("qwen2")
-    w.add_token_list(vm["tokens"])
-    w.add_token_types(vm["token_type"])
-    w.add_token_merges(vm["merges"])
-    w.add_eos_token_id(vm["eos"])
-    w.add_pad_token_id(vm["pad"])
-    w.add_add_bos_token(vm["add_bos"])
-    w.add_add_eos_token(vm["add_eos"])
-    w.add_chat_template(vm["chat_template"])
-    for gname, data, _src in tensors:
-        w.add_tensor(gname, np.ascontiguousarray(data, dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
 
 
 def _quantize(src: Path, dst: Path, ftype: str) -> None:
@@ -190,7 +150,8 @@ def kquant_model_fixtures(out: Path, home: Path, tok_dir: Path, mf, log) -> tupl
     sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
     del model
     tensors = mf._family_gguf_tensors(NAME, cfg, sd)
-    _write_f32_gguf(f32, cfg, tensors, mf._tiny_vocab_metadata(tok_dir))
+    vm = mf._tiny_vocab_metadata(tok_dir)
+    mf._write_family_gguf(f32, NAME, cfg, vm, tensors, f16=False, chat_template=vm["chat_template"])
 
     qdir = out / "quant"
     qdir.mkdir(parents=True, exist_ok=True)

@@ -1856,11 +1856,69 @@ def _family_gguf_tensors(name: str, cfg, sd: dict) -> list[tuple[str, np.ndarray
     return out
 
 
+def _write_family_gguf(path: Path, name: str, cfg, vm: dict, tensors, f16: bool, chat_template: str) -> dict:
+    """A llama/qwen2/mistral GGUF with the converter's metadata for `cfg`, the tiny vocabulary `vm`
+    and `tensors` (F16 matrices when `f16`, F32 otherwise; norms and vectors always F32); returns
+    each tensor's type name."""
+    import gguf
+
+    qwen2 = cfg.model_type == "qwen2"
+    arch = "qwen2" if qwen2 else "llama"
+    w = gguf.GGUFWriter(str(path), arch=arch)
+    w.add_type(gguf.GGUFType.MODEL)
+    w.add_name(name)
+    w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.ALL_F32)
+    w.add_quantization_version(gguf.GGML_QUANT_VERSION)
+    w.add_block_count(cfg.num_hidden_layers)
+    w.add_context_length(cfg.max_position_embeddings)
+    w.add_embedding_length(cfg.hidden_size)
+    w.add_feed_forward_length(cfg.intermediate_size)
+    w.add_head_count(cfg.num_attention_heads)
+    w.add_head_count_kv(cfg.num_key_value_heads)
+    w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
+    w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    if not qwen2:
+        # LlamaModel: vocab size and rope dimension count; head_dim in config.json -> key/value length
+        w.add_key_length(head_dim)
+        w.add_value_length(head_dim)
+        w.add_vocab_size(cfg.vocab_size)
+        w.add_rope_dimension_count(head_dim)
+    if cfg.model_type == "mistral" and getattr(cfg, "sliding_window", None):
+        # llama.cpp's converter writes no window for Mistral (llama.cpp then runs it without
+        # one); the key is llama.cpp's own `<arch>.attention.sliding_window`, written here so
+        # the file is the same model as the folder.
+        w.add_sliding_window(cfg.sliding_window)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("qwen2")
+    w.add_token_list(vm["tokens"])
+    w.add_token_types(vm["token_type"])
+    w.add_token_merges(vm["merges"])
+    w.add_eos_token_id(vm["eos"])
+    w.add_pad_token_id(vm["pad"])
+    w.add_add_bos_token(vm["add_bos"])
+    w.add_add_eos_token(vm["add_eos"])
+    w.add_chat_template(chat_template)
+    types = {}
+    for gname, data, _src in tensors:
+        keep_f32 = data.ndim <= 1 or gname.endswith("_norm.weight")
+        if f16 and not keep_f32:
+            w.add_tensor(gname, data.astype(np.float16))
+            types[gname] = "F16"
+        else:
+            w.add_tensor(gname, data.astype(np.float32))
+            types[gname] = "F32"
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return types
+
+
 def family_gguf_fixtures(out: Path, models: list[tuple[str, Path]], tok_dir: Path) -> dict:
     """gguf/tiny-llama3.gguf (F16, rope_freqs.weight), gguf/tiny-qwen2.gguf (F32, biases, tied),
     gguf/tiny-mistral.gguf (F32, with `llama.attention.sliding_window`, which llama.cpp's converter does not
     write for Mistral), read back tensor by tensor."""
-    import gguf
     import torch
     from gguf import GGMLQuantizationType as Q
     from gguf import GGUFReader
@@ -1871,7 +1929,7 @@ def family_gguf_fixtures(out: Path, models: list[tuple[str, Path]], tok_dir: Pat
     for name, d in models:
         model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32, attn_implementation="eager")
         cfg = model.config
-        qwen2 = cfg.model_type == "qwen2"
+        arch = "qwen2" if cfg.model_type == "qwen2" else "llama"
         f16 = name == "tiny-llama3"
         sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
         if cfg.tie_word_embeddings:
@@ -1884,55 +1942,8 @@ def family_gguf_fixtures(out: Path, models: list[tuple[str, Path]], tok_dir: Pat
         tensors = _family_gguf_tensors(name, cfg, ckpt)
         path = out / "gguf" / f"{name}.gguf"
         path.parent.mkdir(parents=True, exist_ok=True)
-        arch = "qwen2" if qwen2 else "llama"
-        w = gguf.GGUFWriter(str(path), arch=arch)
-        w.add_type(gguf.GGUFType.MODEL)
-        w.add_name(name)
-        w.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if f16 else gguf.LlamaFileType.ALL_F32)
-        w.add_quantization_version(gguf.GGML_QUANT_VERSION)
-        w.add_block_count(cfg.num_hidden_layers)
-        w.add_context_length(cfg.max_position_embeddings)
-        w.add_embedding_length(cfg.hidden_size)
-        w.add_feed_forward_length(cfg.intermediate_size)
-        w.add_head_count(cfg.num_attention_heads)
-        w.add_head_count_kv(cfg.num_key_value_heads)
-        w.add_rope_freq_base(cfg.rope_parameters["rope_theta"])
-        w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
-        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-        if not qwen2:
-            # LlamaModel: vocab size and rope dimension count; head_dim in config.json -> key/value length
-            w.add_key_length(head_dim)
-            w.add_value_length(head_dim)
-            w.add_vocab_size(cfg.vocab_size)
-            w.add_rope_dimension_count(head_dim)
-        if cfg.model_type == "mistral" and getattr(cfg, "sliding_window", None):
-            # llama.cpp's converter writes no window for Mistral (llama.cpp then runs it without
-            # one); the key is llama.cpp's own `<arch>.attention.sliding_window`, written here so
-            # the file is the same model as the folder.
-            w.add_sliding_window(cfg.sliding_window)
-        w.add_tokenizer_model("gpt2")
-        w.add_tokenizer_pre("qwen2")
-        w.add_token_list(vm["tokens"])
-        w.add_token_types(vm["token_type"])
-        w.add_token_merges(vm["merges"])
-        w.add_eos_token_id(vm["eos"])
-        w.add_pad_token_id(vm["pad"])
-        w.add_add_bos_token(vm["add_bos"])
-        w.add_add_eos_token(vm["add_eos"])
-        w.add_chat_template(FAMILY_CHAT_TEMPLATE if name == "tiny-llama3" else vm["chat_template"])
-        types = {}
-        for gname, data, _src in tensors:
-            keep_f32 = data.ndim <= 1 or gname.endswith("_norm.weight")
-            if f16 and not keep_f32:
-                w.add_tensor(gname, data.astype(np.float16))
-                types[gname] = "F16"
-            else:
-                w.add_tensor(gname, data.astype(np.float32))
-                types[gname] = "F32"
-        w.write_header_to_file()
-        w.write_kv_data_to_file()
-        w.write_tensors_to_file()
-        w.close()
+        chat_template = FAMILY_CHAT_TEMPLATE if name == "tiny-llama3" else vm["chat_template"]
+        types = _write_family_gguf(path, name, cfg, vm, tensors, f16=f16, chat_template=chat_template)
         os.chmod(path, 0o644)
         PRODUCED.append(path)
 
