@@ -11,10 +11,11 @@ static const tk_attn_kernels portable_kernels = TK_ATTN_TABLE(portable);
 #if defined(__x86_64__)
 static const tk_attn_kernels avx2_kernels = TK_ATTN_TABLE(avx2);
 static const tk_attn_kernels avx512_kernels = TK_ATTN_TABLE(avx512);
+#elif defined(__aarch64__)
+static const tk_attn_kernels neon_kernels = TK_ATTN_TABLE(neon);
 #endif
 
-/// The kernels of `level`, or NULL when this CPU lacks it (NEON runs the portable C, which the
-/// compiler vectorises for AArch64).
+/// The kernels of `level`, or NULL when this CPU lacks it (every AArch64 CPU has NEON).
 static const tk_attn_kernels *kernels_for(int level) {
     switch (level) {
     case TK_ISA_PORTABLE: return &portable_kernels;
@@ -22,7 +23,7 @@ static const tk_attn_kernels *kernels_for(int level) {
     case TK_ISA_AVX2: return tk_isa_best() >= TK_ISA_AVX2 ? &avx2_kernels : NULL;
     case TK_ISA_AVX512: return tk_isa_best() == TK_ISA_AVX512 ? &avx512_kernels : NULL;
 #elif defined(__aarch64__)
-    case TK_ISA_NEON: return &portable_kernels;
+    case TK_ISA_NEON: return &neon_kernels;
 #endif
     default: return NULL;
     }
@@ -42,6 +43,8 @@ static inline const tk_attn_kernels *current(void) {
 #if defined(__x86_64__)
     case TK_ISA_AVX512: return &avx512_kernels;
     case TK_ISA_AVX2: return &avx2_kernels;
+#elif defined(__aarch64__)
+    case TK_ISA_NEON: return &neon_kernels;
 #endif
     default: return &portable_kernels;
     }

@@ -20,6 +20,9 @@ TK_ATTN_DECLARE(portable)
 TK_ATTN_DECLARE(avx2)
 TK_ATTN_DECLARE(avx512)
 #endif
+#if defined(__aarch64__)
+TK_ATTN_DECLARE(neon)
+#endif
 
 #undef TK_ATTN_DECLARE
 

@@ -63,12 +63,6 @@ static int detect_level(void) { return TK_ISA_PORTABLE; }
 
 // MARK: - Tables
 
-#if defined(__aarch64__)
-/// No NEON kernels yet: the NEON level runs the portable ones (compiled for AArch64, with
-/// Advanced SIMD available to the compiler's vectoriser).
-__attribute__((weak)) void tk_fill_neon(tk_kernel_table *t) { (void)t; }
-#endif
-
 /// The kernels of `level`: the portable ones, overridden by each vector level up to `level`.
 static void fill_table(tk_kernel_table *t, int level) {
     memset(t, 0, sizeof(*t));
