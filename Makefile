@@ -26,6 +26,7 @@ demo: model
 # processes under `mpirun`.
 test: model
 	$(SWIFT) test $(FLAGS) --skip-build
+	scripts/test_arm64.sh
 	@scripts/setup.sh --browser
 	$(PYTHON) -m pip install -q -r scripts/requirements-server-test.txt
 	$(PYTHON) -m pytest -q Tests/EndToEnd
