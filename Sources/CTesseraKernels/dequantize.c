@@ -3,6 +3,7 @@
 /// product and sum below is its own statement, in NumPy's order, and contraction into fused
 /// multiply-adds is off.
 #include "portable.h"
+#include "kernel_table.h"
 #include "tessera_kernels.h"
 #include <string.h>
 
@@ -211,45 +212,60 @@ static void dequantize_q6_K(const tk_block_q6_K *b, float *y) {
 
 // MARK: - Rows
 
-void tk_dequantize_row(int type, const void *src, float *dst, int64_t n) {
-    int64_t per_block = tk_block_elements(type);
-    if (per_block == 0 || n <= 0) return;
-    int64_t blocks = n / per_block;
-    switch (type) {
-    case TK_F32:
-        memcpy(dst, src, (size_t)n * sizeof(float));
-        return;
-    case TK_F16: {
-        const tk_half *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = tk_half_to_float_inline(h[i]);
-        return;
-    }
-    case TK_BF16: {
-        const uint16_t *h = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = tk_bf16_to_float(h[i]);
-        return;
-    }
-    default:
-        break;
-    }
-#define TK_EACH_BLOCK(block_type, fn)                                                       \
-    do {                                                                                    \
+/// The portable row functions: the reference every vector level matches bit for bit.
+static void dequantize_f32_row(const void *src, float *dst, int64_t n) {
+    memcpy(dst, src, (size_t)n * sizeof(float));
+}
+
+static void dequantize_f16_row(const void *src, float *dst, int64_t n) {
+    const tk_half *h = src;
+    for (int64_t i = 0; i < n; i++) dst[i] = tk_half_to_float_inline(h[i]);
+}
+
+static void dequantize_bf16_row(const void *src, float *dst, int64_t n) {
+    const uint16_t *h = src;
+    for (int64_t i = 0; i < n; i++) dst[i] = tk_bf16_to_float(h[i]);
+}
+
+#define TK_BLOCK_ROW(name, block_type, per_block)                                           \
+    static void name##_row(const void *src, float *dst, int64_t n) {                        \
         const block_type *b = src;                                                          \
-        for (int64_t i = 0; i < blocks; i++) fn(&b[i], dst + i * per_block);                \
-    } while (0)
-    switch (type) {
-    case TK_Q4_0: TK_EACH_BLOCK(tk_block_q4_0, dequantize_q4_0); break;
-    case TK_Q4_1: TK_EACH_BLOCK(tk_block_q4_1, dequantize_q4_1); break;
-    case TK_Q5_0: TK_EACH_BLOCK(tk_block_q5_0, dequantize_q5_0); break;
-    case TK_Q5_1: TK_EACH_BLOCK(tk_block_q5_1, dequantize_q5_1); break;
-    case TK_Q8_0: TK_EACH_BLOCK(tk_block_q8_0, dequantize_q8_0); break;
-    case TK_IQ4_NL: TK_EACH_BLOCK(tk_block_iq4_nl, dequantize_iq4_nl); break;
-    case TK_Q2_K: TK_EACH_BLOCK(tk_block_q2_K, dequantize_q2_K); break;
-    case TK_Q3_K: TK_EACH_BLOCK(tk_block_q3_K, dequantize_q3_K); break;
-    case TK_Q4_K: TK_EACH_BLOCK(tk_block_q4_K, dequantize_q4_K); break;
-    case TK_Q5_K: TK_EACH_BLOCK(tk_block_q5_K, dequantize_q5_K); break;
-    case TK_Q6_K: TK_EACH_BLOCK(tk_block_q6_K, dequantize_q6_K); break;
-    default: break;
+        for (int64_t i = 0; i < n / (per_block); i++) name(&b[i], dst + i * (per_block));   \
     }
-#undef TK_EACH_BLOCK
+TK_BLOCK_ROW(dequantize_q4_0, tk_block_q4_0, TK_QK)
+TK_BLOCK_ROW(dequantize_q4_1, tk_block_q4_1, TK_QK)
+TK_BLOCK_ROW(dequantize_q5_0, tk_block_q5_0, TK_QK)
+TK_BLOCK_ROW(dequantize_q5_1, tk_block_q5_1, TK_QK)
+TK_BLOCK_ROW(dequantize_q8_0, tk_block_q8_0, TK_QK)
+TK_BLOCK_ROW(dequantize_iq4_nl, tk_block_iq4_nl, TK_QK)
+TK_BLOCK_ROW(dequantize_q2_K, tk_block_q2_K, TK_QK_K)
+TK_BLOCK_ROW(dequantize_q3_K, tk_block_q3_K, TK_QK_K)
+TK_BLOCK_ROW(dequantize_q4_K, tk_block_q4_K, TK_QK_K)
+TK_BLOCK_ROW(dequantize_q5_K, tk_block_q5_K, TK_QK_K)
+TK_BLOCK_ROW(dequantize_q6_K, tk_block_q6_K, TK_QK_K)
+#undef TK_BLOCK_ROW
+
+void tk_fill_dequantize_portable(tk_kernel_table *t) {
+    t->dequantize[TK_F32] = dequantize_f32_row;
+    t->dequantize[TK_F16] = dequantize_f16_row;
+    t->dequantize[TK_BF16] = dequantize_bf16_row;
+    t->dequantize[TK_Q4_0] = dequantize_q4_0_row;
+    t->dequantize[TK_Q4_1] = dequantize_q4_1_row;
+    t->dequantize[TK_Q5_0] = dequantize_q5_0_row;
+    t->dequantize[TK_Q5_1] = dequantize_q5_1_row;
+    t->dequantize[TK_Q8_0] = dequantize_q8_0_row;
+    t->dequantize[TK_IQ4_NL] = dequantize_iq4_nl_row;
+    t->dequantize[TK_Q2_K] = dequantize_q2_K_row;
+    t->dequantize[TK_Q3_K] = dequantize_q3_K_row;
+    t->dequantize[TK_Q4_K] = dequantize_q4_K_row;
+    t->dequantize[TK_Q5_K] = dequantize_q5_K_row;
+    t->dequantize[TK_Q6_K] = dequantize_q6_K_row;
+}
+
+/// Whole blocks only for the quantised types (a partial block at the end is left alone).
+void tk_dequantize_row(int type, const void *src, float *dst, int64_t n) {
+    if (type < 0 || type >= TK_TYPE_SLOTS || n <= 0) return;
+    (void)tk_isa_current();   /* makes sure the table is filled */
+    tk_dequantize_fn fn = __atomic_load_n(&tk_active.dequantize[type], __ATOMIC_RELAXED);
+    if (fn) fn(src, dst, n);
 }

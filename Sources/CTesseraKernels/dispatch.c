@@ -68,14 +68,17 @@ static void fill_table(tk_kernel_table *t, int level) {
     memset(t, 0, sizeof(*t));
     tk_fill_portable(t);
     tk_fill_f32act_portable(t);
+    tk_fill_dequantize_portable(t);
 #if defined(__x86_64__)
     if (level >= TK_ISA_AVX2 && level <= TK_ISA_AVX512) {
         tk_fill_avx2(t);
         tk_fill_f32act_avx2(t);
+        tk_fill_dequantize_avx2(t);
     }
     if (level == TK_ISA_AVX512) {
         tk_fill_avx512(t);
         tk_fill_f32act_avx512(t);
+        tk_fill_dequantize_avx512(t);
     }
 #elif defined(__aarch64__)
     if (level == TK_ISA_NEON) tk_fill_neon(t);
@@ -123,6 +126,7 @@ int tk_isa_select(int level) {
         __atomic_store_n(&tk_active.dot[i], table.dot[i], __ATOMIC_RELAXED);
         __atomic_store_n(&tk_active.gemm[i], table.gemm[i], __ATOMIC_RELAXED);
         __atomic_store_n(&tk_active.gemm_f32[i], table.gemm_f32[i], __ATOMIC_RELAXED);
+        __atomic_store_n(&tk_active.dequantize[i], table.dequantize[i], __ATOMIC_RELAXED);
     }
     current_level = level;
     return 0;

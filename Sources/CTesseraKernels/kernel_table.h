@@ -17,16 +17,26 @@ typedef void (*tk_gemm_fn)(const void *w, size_t w_row_bytes, int64_t k, const v
 typedef void (*tk_gemm_f32_fn)(const void *w, size_t w_row_bytes, int64_t k, const float *a, int64_t m,
                                float *c, int64_t ldc, int64_t j0, int64_t j1, int accumulate);
 
+/// A row of n values in a stored type widened to f32 (tk_dequantize_row).
+typedef void (*tk_dequantize_fn)(const void *src, float *dst, int64_t n);
+
 typedef struct {
     tk_quantize_fn quantize[TK_TYPE_SLOTS];  /* by activation type: Q8_0, Q8_1, Q8_K, F32 */
     tk_dot_fn dot[TK_TYPE_SLOTS];            /* by weight type */
     tk_gemm_fn gemm[TK_TYPE_SLOTS];          /* by weight type; NULL: built from dot */
     tk_gemm_f32_fn gemm_f32[TK_TYPE_SLOTS];  /* by weight type, f32 activations (f32act_*.c) */
+    tk_dequantize_fn dequantize[TK_TYPE_SLOTS];  /* by stored type, bit-exact with gguf-py (dequantize*.c) */
 } tk_kernel_table;
 
 void tk_fill_portable(tk_kernel_table *t);
 /* f32-activation kernels (f32act_*.c): fill gemm_f32[] for each level */
 void tk_fill_f32act_portable(tk_kernel_table *t);
+/* row dequantisers (dequantize.c portable, dequantize_avx2.c / _avx512.c) */
+void tk_fill_dequantize_portable(tk_kernel_table *t);
+#if defined(__x86_64__)
+void tk_fill_dequantize_avx2(tk_kernel_table *t);
+void tk_fill_dequantize_avx512(tk_kernel_table *t);
+#endif
 #if defined(__x86_64__)
 void tk_fill_f32act_avx2(tk_kernel_table *t);
 void tk_fill_f32act_avx512(tk_kernel_table *t);
