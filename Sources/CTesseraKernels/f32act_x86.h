@@ -10,15 +10,74 @@
 #include <immintrin.h>
 #include <string.h>
 
+/// A piece: 32 signed bytes `q` and `dm` = [d0, m0, d1, m1] (values 0..15 are d0 * q + m0,
+/// values 16..31 are d1 * q + m1). Types with one scale per 32 values give [d, m, d, m].
 typedef struct {
-    __m256i q;           /* values 0..31 as int8 */
-    float d0, m0, d1, m1; /* values 0..15: d0 * q + m0; values 16..31: d1 * q + m1 */
+    __m256i q;
+    __m128 dm;
 } tk_piece;
 
-static inline tk_piece tk_piece_make(__m256i q, float d0, float m0, float d1, float m1) {
-    tk_piece p = {q, d0, m0, d1, m1};
+/// Each type's shape, constants the kernels specialise on: whether d1/m1 may differ from d0/m0
+/// (scales per 16 values: Q2_K, Q3_K, Q6_K) and whether there is an offset m at all.
+#define TK_PER16_q4_0 0
+#define TK_PER16_q4_1 0
+#define TK_PER16_q5_0 0
+#define TK_PER16_q5_1 0
+#define TK_PER16_q8_0 0
+#define TK_PER16_iq4_nl 0
+#define TK_PER16_q2_K 1
+#define TK_PER16_q3_K 1
+#define TK_PER16_q4_K 0
+#define TK_PER16_q5_K 0
+#define TK_PER16_q6_K 1
+#define TK_MIN_q4_0 0
+#define TK_MIN_q4_1 1
+#define TK_MIN_q5_0 0
+#define TK_MIN_q5_1 1
+#define TK_MIN_q8_0 0
+#define TK_MIN_iq4_nl 0
+#define TK_MIN_q2_K 1
+#define TK_MIN_q3_K 0
+#define TK_MIN_q4_K 1
+#define TK_MIN_q5_K 1
+#define TK_MIN_q6_K 0
+
+static inline tk_piece tk_piece_make(__m256i q, __m128 dm) {
+    tk_piece p = {q, dm};
     return p;
 }
+
+/// [d, m, d, m] from two adjacent halves (d, then m), one conversion, no dependence on any
+/// earlier register (a scalar half conversion would merge into one and chain the loop).
+static inline __m128 tk_dm_pair(const tk_half *dm) {
+    int32_t bits;
+    memcpy(&bits, dm, 4);
+    __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128(bits));
+    return _mm_castpd_ps(_mm_movedup_pd(_mm_castps_pd(v)));
+}
+
+/// [d, 0, d, 0] from one half.
+static inline __m128 tk_d_only(const tk_half *d) {
+    __m128 v = _mm_cvtph_ps(_mm_cvtsi32_si128(*d));
+    return _mm_castpd_ps(_mm_movedup_pd(_mm_castps_pd(v)));
+}
+
+/// The activation sums the offsets multiply: `out[p]` = [0, sum of x[32p ..< 32p+16], 0, sum of
+/// x[32p+16 ..< 32p+32]], so that `dm * out[p]` holds m0 * S0 and m1 * S1 in lanes 1 and 3.
+static inline void tk_piece_sums(const float *x, int64_t pieces, __m128 *out) {
+    for (int64_t p = 0; p < pieces; p++) {
+        __m256 a = _mm256_add_ps(_mm256_loadu_ps(x + 32 * p), _mm256_loadu_ps(x + 32 * p + 8));
+        __m256 b = _mm256_add_ps(_mm256_loadu_ps(x + 32 * p + 16), _mm256_loadu_ps(x + 32 * p + 24));
+        /* horizontal sums of a and b, side by side */
+        __m256 h = _mm256_hadd_ps(a, b);   /* a01 a23 b01 b23 | a45 a67 b45 b67 */
+        __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+        q = _mm_hadd_ps(q, q);             /* sa sb sa sb */
+        out[p] = _mm_unpacklo_ps(_mm_setzero_ps(), q);  /* 0 sa 0 sb */
+    }
+}
+
+/// Offset sums live on the stack up to this many pieces x rows; beyond, on the heap.
+#define TK_SUMS_ON_STACK 1024
 
 /// 16 bytes of nibbles as 32 bytes: low nibbles are values 0..15, high nibbles 16..31.
 static inline __m256i tk_nibbles(const uint8_t *qs) {
@@ -47,45 +106,39 @@ static inline __m256i tk_bits(__m256i x, int shift, int mask) {
 }
 
 /// F16C's conversion: exact, as the portable one (one instruction instead of a dozen).
-static inline float tk_h(tk_half h) { return _cvtsh_ss(h); }
+static inline float tk_h(tk_half h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
 
 static inline tk_piece tk_piece_q4_0(const uint8_t *row, int64_t c) {
     const tk_block_q4_0 *b = (const tk_block_q4_0 *)row + c;
-    float d = tk_h(b->d);
-    return tk_piece_make(_mm256_sub_epi8(tk_nibbles(b->qs), _mm256_set1_epi8(8)), d, 0.0f, d, 0.0f);
+    return tk_piece_make(_mm256_sub_epi8(tk_nibbles(b->qs), _mm256_set1_epi8(8)), tk_d_only(&b->d));
 }
 
 static inline tk_piece tk_piece_q4_1(const uint8_t *row, int64_t c) {
     const tk_block_q4_1 *b = (const tk_block_q4_1 *)row + c;
-    float d = tk_h(b->d), m = tk_h(b->m);
-    return tk_piece_make(tk_nibbles(b->qs), d, m, d, m);
+    return tk_piece_make(tk_nibbles(b->qs), tk_dm_pair(&b->d));
 }
 
 static inline tk_piece tk_piece_q5_0(const uint8_t *row, int64_t c) {
     const tk_block_q5_0 *b = (const tk_block_q5_0 *)row + c;
-    float d = tk_h(b->d);
     __m256i q = _mm256_or_si256(tk_nibbles(b->qs), tk_fifth_bits(b->qh));
-    return tk_piece_make(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), d, 0.0f, d, 0.0f);
+    return tk_piece_make(_mm256_sub_epi8(q, _mm256_set1_epi8(16)), tk_d_only(&b->d));
 }
 
 static inline tk_piece tk_piece_q5_1(const uint8_t *row, int64_t c) {
     const tk_block_q5_1 *b = (const tk_block_q5_1 *)row + c;
-    float d = tk_h(b->d), m = tk_h(b->m);
-    return tk_piece_make(_mm256_or_si256(tk_nibbles(b->qs), tk_fifth_bits(b->qh)), d, m, d, m);
+    return tk_piece_make(_mm256_or_si256(tk_nibbles(b->qs), tk_fifth_bits(b->qh)), tk_dm_pair(&b->d));
 }
 
 static inline tk_piece tk_piece_q8_0(const uint8_t *row, int64_t c) {
     const tk_block_q8_0 *b = (const tk_block_q8_0 *)row + c;
-    float d = tk_h(b->d);
-    return tk_piece_make(_mm256_loadu_si256((const __m256i *)b->qs), d, 0.0f, d, 0.0f);
+    return tk_piece_make(_mm256_loadu_si256((const __m256i *)b->qs), tk_d_only(&b->d));
 }
 
 static inline tk_piece tk_piece_iq4_nl(const uint8_t *row, int64_t c) {
     const tk_block_iq4_nl *b = (const tk_block_iq4_nl *)row + c;
-    float d = tk_h(b->d);
     __m128i table = _mm_loadu_si128((const __m128i *)tk_iq4nl_values);
     __m256i q = _mm256_shuffle_epi8(_mm256_set_m128i(table, table), tk_nibbles(b->qs));
-    return tk_piece_make(q, d, 0.0f, d, 0.0f);
+    return tk_piece_make(q, tk_d_only(&b->d));
 }
 
 /* K-quants: piece c is sub-block c % 8 of super-block c / 8. */
@@ -96,8 +149,8 @@ static inline tk_piece tk_piece_q2_K(const uint8_t *row, int64_t c) {
     float d = tk_h(b->d), dmin = tk_h(b->dmin);
     __m256i q = tk_bits(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * (s / 4))), 2 * (s % 4), 3);
     uint8_t g0 = b->scales[2 * s], g1 = b->scales[2 * s + 1];
-    return tk_piece_make(q, d * (float)(g0 & 0x0f), -(dmin * (float)(g0 >> 4)), d * (float)(g1 & 0x0f),
-                         -(dmin * (float)(g1 >> 4)));
+    return tk_piece_make(q, _mm_setr_ps(d * (float)(g0 & 0x0f), -(dmin * (float)(g0 >> 4)), d * (float)(g1 & 0x0f),
+                                        -(dmin * (float)(g1 >> 4))));
 }
 
 /// Q3_K's 6-bit signed scale of group g (0..15).
@@ -115,8 +168,8 @@ static inline tk_piece tk_piece_q3_K(const uint8_t *row, int64_t c) {
     __m256i high = tk_bits(_mm256_loadu_si256((const __m256i *)b->hmask), s, 1);
     /* q - 4 when the high bit is clear: q - 4 + 4 h */
     __m256i q = _mm256_sub_epi8(_mm256_add_epi8(low, _mm256_slli_epi16(high, 2)), _mm256_set1_epi8(4));
-    return tk_piece_make(q, d * (float)tk_q3_K_scale(b->scales, 2 * s), 0.0f,
-                         d * (float)tk_q3_K_scale(b->scales, 2 * s + 1), 0.0f);
+    return tk_piece_make(q, _mm_setr_ps(d * (float)tk_q3_K_scale(b->scales, 2 * s), 0.0f,
+                                        d * (float)tk_q3_K_scale(b->scales, 2 * s + 1), 0.0f));
 }
 
 static inline tk_piece tk_piece_q4_K(const uint8_t *row, int64_t c) {
@@ -125,7 +178,7 @@ static inline tk_piece tk_piece_q4_K(const uint8_t *row, int64_t c) {
     tk_scale_min_k4(b->scales, s, &sc, &mn);
     float dl = tk_h(b->d) * (float)sc, ml = -(tk_h(b->dmin) * (float)mn);
     __m256i q = tk_bits(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * (s / 2))), 4 * (s % 2), 0x0f);
-    return tk_piece_make(q, dl, ml, dl, ml);
+    return tk_piece_make(q, _mm_setr_ps(dl, ml, dl, ml));
 }
 
 static inline tk_piece tk_piece_q5_K(const uint8_t *row, int64_t c) {
@@ -135,7 +188,7 @@ static inline tk_piece tk_piece_q5_K(const uint8_t *row, int64_t c) {
     float dl = tk_h(b->d) * (float)sc, ml = -(tk_h(b->dmin) * (float)mn);
     __m256i low = tk_bits(_mm256_loadu_si256((const __m256i *)(b->qs + 32 * (s / 2))), 4 * (s % 2), 0x0f);
     __m256i high = tk_bits(_mm256_loadu_si256((const __m256i *)b->qh), s, 1);
-    return tk_piece_make(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), dl, ml, dl, ml);
+    return tk_piece_make(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), _mm_setr_ps(dl, ml, dl, ml));
 }
 
 static inline tk_piece tk_piece_q6_K(const uint8_t *row, int64_t c) {
@@ -145,7 +198,7 @@ static inline tk_piece tk_piece_q6_K(const uint8_t *row, int64_t c) {
     __m256i low = tk_bits(_mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32 * (t % 2))), 4 * (t / 2), 0x0f);
     __m256i high = tk_bits(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * h)), 2 * t, 3);
     __m256i q = _mm256_sub_epi8(_mm256_or_si256(low, _mm256_slli_epi16(high, 4)), _mm256_set1_epi8(32));
-    return tk_piece_make(q, d * (float)b->scales[2 * s], 0.0f, d * (float)b->scales[2 * s + 1], 0.0f);
+    return tk_piece_make(q, _mm_setr_ps(d * (float)b->scales[2 * s], 0.0f, d * (float)b->scales[2 * s + 1], 0.0f));
 }
 
 #endif
