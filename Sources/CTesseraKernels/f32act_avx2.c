@@ -102,7 +102,6 @@ static float tk_tail(int type, const uint8_t *row, int64_t k, const float *x) {
         const uint8_t *w, size_t w_row_bytes, int64_t k, const float *a, const __m128 *sums, float *c,            \
         int64_t ldc, int64_t j0, int64_t j1, int accumulate, const int rows) {                                     \
         const int per16 = TK_PER16_##type, has_min = TK_MIN_##type;                                               \
-        const int halves = per16 ? 2 : 1;                                                                          \
         int64_t pieces = k / 32;                                                                                   \
         for (int64_t j = j0; j < j1; j++) {                                                                        \
             const uint8_t *row = w + (size_t)j * w_row_bytes;                                                      \
@@ -133,7 +132,6 @@ static float tk_tail(int type, const uint8_t *row, int64_t k, const float *x) {
                     if (has_min) mins[r] = _mm_fmadd_ps(piece.dm, sums[r * pieces + p], mins[r]);                  \
                 }                                                                                                  \
             }                                                                                                      \
-            (void)halves;                                                                                          \
             for (int r = 0; r < rows; r++) {                                                                       \
                 float sum = tk_hsum(_mm256_add_ps(s[2 * r], s[2 * r + 1]));                                        \
                 if (has_min) sum += _mm_cvtss_f32(_mm_shuffle_ps(mins[r], mins[r], 1)) +                           \
